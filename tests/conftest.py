@@ -1,0 +1,33 @@
+"""Shared fixtures: small NSML folders written on the fly (no espeak-ng needed)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+KOSPEECH_LABELS = Path(__file__).parents[2] / "shared" / "reference" / "kospeech_labels.csv"
+SENTENCES = ["창문 열어 줘.", "에어컨 켜 줘.", "라디오 꺼 줘.", "문 닫아 줘.", "집으로 가자.", "음악 틀어 줘."]
+
+
+def write_nsml(root: Path, texts: list[str], seconds: float = 0.6, seed: int = 0) -> Path:
+    """An NSML folder with noise audio (distinct per file) and the given transcripts."""
+    rng = np.random.default_rng(seed)
+    audio_dir = root / "train" / "train_data"
+    audio_dir.mkdir(parents=True)
+    with open(root / "train" / "train_label", "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["filename", "text"])
+        for i, text in enumerate(texts):
+            name = f"idx_{i:06d}"
+            samples = (rng.standard_normal(int(16000 * seconds)) * 3000).astype("<i2")
+            samples.tofile(audio_dir / name)
+            writer.writerow([name, text])
+    return root
+
+
+@pytest.fixture
+def nsml_dir(tmp_path: Path) -> Path:
+    return write_nsml(tmp_path / "data", [SENTENCES[i % len(SENTENCES)] for i in range(24)])

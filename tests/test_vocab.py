@@ -1,0 +1,46 @@
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import KOSPEECH_LABELS
+from tune_asr.data.vocab import BLANK, Vocabulary, from_units, to_units
+
+
+
+def test_reads_the_competition_vocabulary_with_blank_appended() -> None:
+    vocab = Vocabulary.read_csv(KOSPEECH_LABELS, "character")
+    assert len(vocab) == 2001
+    assert vocab.symbols[:4] == ["<pad>", "<sos>", "<eos>", " "]
+    assert vocab.blank == 2000 and vocab.symbols[-1] == BLANK
+    assert vocab.unknown("숫자 6과 7") == ["6", "7"]
+
+
+@pytest.mark.parametrize("unit", ["character", "grapheme"])
+def test_encode_decode_round_trip(unit: str) -> None:
+    text = "조수석 문 다시 한번 열어 줘."
+    vocab = Vocabulary.build([text, "갓길로 설정?"], unit)
+    assert vocab.decode(vocab.encode(text)) == text
+
+
+def test_grapheme_units_are_jamo_and_compose_back_losslessly() -> None:
+    units = to_units("한글", "grapheme")
+    assert len(units) == 6
+    assert from_units(units) == "한글"
+
+
+def test_grapheme_vocabulary_from_the_syllable_file() -> None:
+    vocab = Vocabulary.read_csv(KOSPEECH_LABELS, "grapheme")
+    assert len(vocab) < 200
+    assert vocab.decode(vocab.encode("갓길로 설정.")) == "갓길로 설정."
+
+
+def test_write_and_read_back(tmp_path: Path) -> None:
+    vocab = Vocabulary.build(["가나다 가"], "character")
+    vocab.write_csv(tmp_path / "labels.csv")
+    again = Vocabulary.read_csv(tmp_path / "labels.csv", "character")
+    assert again.symbols == vocab.symbols and again.frequencies == vocab.frequencies
+
+
+def test_vocabulary_must_start_with_specials() -> None:
+    with pytest.raises(ValueError, match="<pad>"):
+        Vocabulary(["a", "b"], "character")

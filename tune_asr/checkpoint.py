@@ -1,0 +1,44 @@
+"""Checkpoints that hold everything needed to resume exactly or to run inference alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from tune_asr.config import TrainConfig
+from tune_asr.data.vocab import Vocabulary
+
+CHECKPOINT_FILE = "checkpoint.pt"
+
+
+def vocab_state(vocab: Vocabulary) -> dict[str, Any]:
+    return {"symbols": vocab.symbols, "unit": vocab.unit, "frequencies": vocab.frequencies}
+
+
+def vocab_from_state(state: dict[str, Any]) -> Vocabulary:
+    return Vocabulary(state["symbols"], state["unit"], state["frequencies"][:-1])
+
+
+def save_checkpoint(directory: Path, state: dict[str, Any]) -> Path:
+    """Write ``directory/checkpoint.pt`` atomically (a killed run never leaves half a file)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / CHECKPOINT_FILE
+    partial = path.with_suffix(".partial")
+    torch.save(state, partial)
+    partial.replace(path)
+    return path
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Load a checkpoint file, or the checkpoint inside a directory, onto the CPU."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / CHECKPOINT_FILE
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def config_from_checkpoint(state: dict[str, Any]) -> TrainConfig:
+    return TrainConfig.from_dict(state["config"])

@@ -1,0 +1,42 @@
+"""Length-bucketed batches: similar lengths together (little padding), batch order shuffled."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+
+def length_batches(
+    lengths: Sequence[int], batch_size: int, *, seed: int, epoch: int, rank: int = 0, world_size: int = 1, shuffle: bool = True
+) -> list[list[int]]:
+    """Indices grouped by length; every rank gets the same number of batches (DDP needs that).
+
+    Shuffling jitters the sort order slightly and shuffles the batches, seeded by (seed, epoch), so a
+    resumed run sees exactly the batches an uninterrupted one would.
+    """
+    rng = random.Random(seed * 100_003 + epoch)
+    if shuffle:
+        keys = [(length * (1 + 0.1 * rng.random()), i) for i, length in enumerate(lengths)]
+    else:
+        keys = [(length, i) for i, length in enumerate(lengths)]
+    order = [i for _, i in sorted(keys)]
+    batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+    if shuffle:
+        rng.shuffle(batches)
+        if len(batches) < world_size:
+            batches = (batches * world_size)[:world_size]
+        batches = batches[: len(batches) - len(batches) % world_size]
+    return batches[rank::world_size]
+
+
+def pad_audio(samples: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack int16 arrays into a zero-padded int16 tensor (pinned when CUDA exists) and lengths."""
+    lengths = torch.tensor([len(s) for s in samples], dtype=torch.long)
+    batch = np.zeros((len(samples), int(lengths.max())), dtype=np.int16)
+    for row, s in zip(batch, samples):
+        row[: len(s)] = s
+    tensor = torch.from_numpy(batch)
+    return (tensor.pin_memory() if torch.cuda.is_available() else tensor), lengths

@@ -1,0 +1,101 @@
+"""Output vocabulary in kospeech's CSV format, for syllable or jamo (grapheme) units.
+
+kospeech's ``labels.csv`` is ``id,char,freq`` with ``<pad>``=0, ``<sos>``=1, ``<eos>``=2, then
+characters by frequency; ``<blank>`` is appended as the last id for CTC. Grapheme units split each
+Hangul syllable into its jamo (Unicode NFD) and compose them back (NFC) before CER is computed, so
+the round trip is lossless.
+"""
+
+from __future__ import annotations
+
+import csv
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Literal
+
+from tune_asr.data.labels import decode_label_bytes
+
+SPECIALS = ("<pad>", "<sos>", "<eos>")
+BLANK = "<blank>"
+Unit = Literal["character", "grapheme"]
+
+
+def to_units(text: str, unit: Unit) -> list[str]:
+    """Split text into output units: syllables as they are, or NFD jamo."""
+    return list(unicodedata.normalize("NFD", text) if unit == "grapheme" else text)
+
+
+def from_units(units: Iterable[str]) -> str:
+    """Join units and recompose jamo into syllables (a no-op for syllable units)."""
+    return unicodedata.normalize("NFC", "".join(units))
+
+
+class Vocabulary:
+    """Maps output units to ids and back; ``blank`` is the CTC blank id."""
+
+    def __init__(self, symbols: Sequence[str], unit: Unit, frequencies: Sequence[int] | None = None):
+        symbols = [s for s in symbols if s != BLANK]
+        if list(symbols[: len(SPECIALS)]) != list(SPECIALS):
+            raise ValueError(f"vocabulary must start with {', '.join(SPECIALS)}")
+        self.symbols = [*symbols, BLANK]
+        self.unit = unit
+        self.frequencies = list(frequencies or [0] * len(symbols)) + [0]
+        self.index = {symbol: i for i, symbol in enumerate(self.symbols)}
+        if len(self.index) != len(self.symbols):
+            raise ValueError("vocabulary holds a symbol twice")
+
+    @property
+    def blank(self) -> int:
+        return len(self.symbols) - 1
+
+    def __len__(self) -> int:
+        return len(self.symbols)
+
+    @classmethod
+    def build(cls, texts: Iterable[str], unit: Unit) -> "Vocabulary":
+        """Build from training transcripts: specials, then units by falling frequency."""
+        counts = Counter(u for text in texts for u in to_units(text, unit))
+        ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        return cls([*SPECIALS, *(u for u, _ in ordered)], unit, [0, 0, 0, *(n for _, n in ordered)])
+
+    @classmethod
+    def read_csv(cls, path: Path, unit: Unit) -> "Vocabulary":
+        """Read kospeech's ``id,char,freq`` file; for grapheme units, its syllables become jamo."""
+        text = decode_label_bytes(Path(path).read_bytes(), Path(path))
+        rows = list(csv.DictReader(text.splitlines()))
+        if not rows or not {"id", "char"} <= set(rows[0]):
+            raise ValueError(f"{path}: expected a kospeech vocabulary with header 'id,char,freq'")
+        rows.sort(key=lambda row: int(row["id"]))
+        chars = [row["char"] for row in rows]
+        freqs = [int(row.get("freq") or 0) for row in rows]
+        if unit == "character":
+            return cls(chars, unit, freqs)
+        jamo_counts: Counter[str] = Counter()
+        for char, freq in zip(chars[len(SPECIALS) :], freqs[len(SPECIALS) :]):
+            for jamo in to_units(char, "grapheme"):
+                jamo_counts[jamo] += freq
+        ordered = sorted(jamo_counts.items(), key=lambda item: (-item[1], item[0]))
+        return cls([*SPECIALS, *(j for j, _ in ordered)], unit, [0, 0, 0, *(n for _, n in ordered)])
+
+    def write_csv(self, path: Path) -> None:
+        """Write in kospeech's format (without ``<blank>``, which readers append)."""
+        with open(path, "w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["id", "char", "freq"])
+            for i, (symbol, freq) in enumerate(zip(self.symbols[:-1], self.frequencies[:-1])):
+                writer.writerow([i, symbol, freq])
+
+    def unknown(self, text: str) -> list[str]:
+        """Characters of ``text`` that this vocabulary cannot express, in order of appearance."""
+        missing = {u for u in to_units(text, self.unit) if u not in self.index}
+        return [c for c in dict.fromkeys(text) if missing & set(to_units(c, self.unit))]
+
+    def encode(self, text: str) -> list[int]:
+        return [self.index[u] for u in to_units(text, self.unit)]
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """Ids to text, skipping specials and blanks, composing jamo back into syllables."""
+        first_real = len(SPECIALS)
+        return from_units(self.symbols[i] for i in ids if first_real <= i < self.blank)

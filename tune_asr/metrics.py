@@ -1,0 +1,44 @@
+"""kospeech's error rates: edit distance summed over a set, divided by the total reference length.
+
+CER ignores spaces (Korean spacing is inconsistent in transcripts); WER counts words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import Levenshtein
+
+
+def char_errors(reference: str, hypothesis: str) -> tuple[int, int]:
+    """(edit distance, reference length), both with spaces removed."""
+    ref, hyp = reference.replace(" ", ""), hypothesis.replace(" ", "")
+    return Levenshtein.distance(ref, hyp), len(ref)
+
+
+def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
+    ref, hyp = reference.split(), hypothesis.split()
+    return Levenshtein.distance(ref, hyp), len(ref)
+
+
+def _rate(counts: list[tuple[int, int]]) -> float:
+    edits = sum(e for e, _ in counts)
+    total = sum(n for _, n in counts)
+    if total == 0:
+        raise ValueError("references are empty: the error rate is undefined")
+    return edits / total
+
+
+def cer(references: Sequence[str], hypotheses: Sequence[str]) -> float:
+    _check_pairs(references, hypotheses)
+    return _rate([char_errors(r, h) for r, h in zip(references, hypotheses)])
+
+
+def wer(references: Sequence[str], hypotheses: Sequence[str]) -> float:
+    _check_pairs(references, hypotheses)
+    return _rate([word_errors(r, h) for r, h in zip(references, hypotheses)])
+
+
+def _check_pairs(references: Sequence[str], hypotheses: Sequence[str]) -> None:
+    if len(references) != len(hypotheses):
+        raise ValueError(f"{len(references)} references but {len(hypotheses)} hypotheses")
