@@ -198,11 +198,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=8, help="DataLoader workers of the seed loop")
     parser.add_argument("--seed-steps", type=int, default=20)
     parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--vocab", type=Path, default=KOSPEECH_LABELS, help="kospeech labels.csv (2,001 outputs)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     torch.backends.cudnn.benchmark = True
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    config = TrainConfig(vocab_path=str(KOSPEECH_LABELS), batch_size=args.batch_size, epochs=2).with_overrides(args.overrides)
+    config = TrainConfig(vocab_path=str(args.vocab), batch_size=args.batch_size, epochs=2).with_overrides(args.overrides)
     corpus = load_corpus(args.data, config)
     print(f"{len(corpus.train)} training utterances, {sum(u.seconds for u in corpus.train) / len(corpus.train):.2f} s mean, "
           f"vocabulary {len(corpus.vocab)}, batch {config.batch_size}, {torch.cuda.get_device_name() if device.type == 'cuda' else 'cpu'}")

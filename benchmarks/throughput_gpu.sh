@@ -6,4 +6,4 @@ out=${OUT:-/tmp/throughput}
 data=/tmp/demo3k
 [ -d "$data" ] || python -m tune_asr.data.demo "$data" --utterances 3000 --seed 0 2>&1 | tail -1
 nvidia-smi --query-gpu=name --format=csv,noheader
-python benchmarks/throughput.py --data "$data" --batch-size 128 --json "$out/throughput.json" "$@" 2>&1 | grep -v "^  skipped" | tee "$out/throughput.txt"
+python benchmarks/throughput.py --data "$data" --batch-size 128 --vocab .device/kospeech_labels.csv --json "$out/throughput.json" "$@" 2>&1 | grep -v "^  skipped" | tee "$out/throughput.txt"
