@@ -128,6 +128,20 @@ def our_loop(corpus: Corpus, config: TrainConfig, device: torch.device, name: st
     return row(name, audio, len(corpus.train), time.perf_counter() - start, device), trainer
 
 
+def profile_steps(trainer: Trainer, steps: int = 8) -> str:
+    """Where our step's time goes: torch.profiler over a few training steps, top operators."""
+    batches = trainer._batches(trainer.corpus.train, epoch=3, shuffle=True)[:steps]
+    activities = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
+    with torch.profiler.profile(activities=activities) as profiler:
+        for batch in batches:
+            loss, _, _ = trainer._loss(batch, augment=True, generator=None, model=trainer.model)
+            trainer.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            trainer.optimizer.step()
+        synchronize(trainer.device)
+    return profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=20)
+
+
 def model_alone(trainer: Trainer, config: TrainConfig, device: torch.device) -> dict:
     """The same batches' shapes, random features already on the GPU: no data pipeline at all."""
     shapes = []
@@ -200,6 +214,7 @@ def main() -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--vocab", type=Path, default=KOSPEECH_LABELS, help="kospeech labels.csv (2,001 outputs)")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--profile", action="store_true", help="print torch.profiler's top operators of our step")
     args = parser.parse_args()
     torch.backends.cudnn.benchmark = True
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -210,6 +225,8 @@ def main() -> None:
     rows = [seed_loop(corpus, config, device, args.workers, args.seed_steps)]
     ours, trainer = our_loop(corpus, config, device, "ours (tune_asr.training, bf16)")
     rows += [ours, model_alone(trainer, config, device)]
+    if args.profile:
+        print(profile_steps(trainer))
     del trainer
     print(f"\n| loop | audio-s/s | utt/s | peak GiB | vs seed | vs model alone |\n|---|---|---|---|---|---|")
     for r in rows:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from tune_asr.data.vocab import Vocabulary
+from tune_asr.tensors import to_device
 
 
 def greedy_ids(log_probs: torch.Tensor, lengths: torch.Tensor, blank: int) -> list[list[int]]:
@@ -12,7 +13,7 @@ def greedy_ids(log_probs: torch.Tensor, lengths: torch.Tensor, blank: int) -> li
     best = log_probs.argmax(dim=-1)
     previous = torch.nn.functional.pad(best[:, :-1], (1, 0), value=blank)
     frames = torch.arange(best.size(1), device=best.device)[None, :]
-    keep = (best != blank) & (best != previous) & (frames < lengths.to(best.device)[:, None])
+    keep = (best != blank) & (best != previous) & (frames < to_device(lengths, best.device)[:, None])
     best, keep = best.cpu(), keep.cpu()
     return [row[mask].tolist() for row, mask in zip(best, keep)]
 

@@ -11,6 +11,7 @@ import torchaudio
 from torch import nn
 
 from tune_asr.data.audio import SAMPLE_RATE
+from tune_asr.tensors import to_device
 
 
 class LogMelFeatures(nn.Module):
@@ -36,7 +37,7 @@ class LogMelFeatures(nn.Module):
             audio = nn.functional.pad(audio, (0, self.n_fft - audio.size(1)))
         waveform = audio.float() / 32768.0
         feats = torch.log(self.mel(waveform) + 1e-6).transpose(1, 2)
-        lengths = self.frame_lengths(sample_lengths.to(feats.device))
+        lengths = self.frame_lengths(to_device(sample_lengths, feats.device))
         valid = (torch.arange(feats.size(1), device=feats.device)[None, :] < lengths[:, None]).unsqueeze(-1)
         count = (lengths * feats.size(2)).clamp(min=1).to(feats.dtype)
         mean = (feats * valid).sum(dim=(1, 2)) / count

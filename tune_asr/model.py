@@ -7,6 +7,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from tune_asr.config import TrainConfig
+from tune_asr.tensors import to_device
 
 
 def conv_output_lengths(frame_lengths: torch.Tensor) -> torch.Tensor:
@@ -88,7 +89,7 @@ class DeepSpeech2(nn.Module):
     def forward(self, feats: torch.Tensor, frame_lengths_cpu: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``frame_lengths_cpu`` stays on the host: packing needs it there, and so no sync is paid."""
         out_lengths = conv_output_lengths(frame_lengths_cpu)
-        x = self.front_end(feats, out_lengths.to(feats.device, non_blocking=True))
+        x = self.front_end(feats, to_device(out_lengths, feats.device))
         for rnn in self.rnns:
             x = rnn(x, out_lengths)
         logits = self.classifier(self.norm(x))

@@ -30,8 +30,10 @@ from tune_asr.features import LogMelFeatures, spec_augment
 from tune_asr.metrics import char_errors, word_errors
 from tune_asr.model import DeepSpeech2
 from tune_asr.schedules import make_scheduler
+from tune_asr.tensors import to_device
 
 LOG_EVERY_STEPS = 10
+PAD_TO_SAMPLES = 5120  # 0.32 s: batch shapes in steps of 32 feature frames
 
 
 class TrainingDiverged(RuntimeError):
@@ -93,6 +95,7 @@ class Trainer:
         self.config, self.corpus, self.device = config, corpus, device
         self.rank, self.world_size = _rank_and_world()
         torch.manual_seed(config.seed)
+        torch.backends.cudnn.benchmark = device.type == "cuda"  # safe: batch shapes are few (PAD_TO_SAMPLES)
         self.features = LogMelFeatures(config.n_mels, config.win_ms, config.hop_ms).to(device)
         self.model = DeepSpeech2(config, len(corpus.vocab)).to(device)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -115,8 +118,8 @@ class Trainer:
         return [[utterances[i] for i in batch] for batch in indices]
 
     def _loss(self, batch: list[Utterance], augment: bool, generator: torch.Generator | None, model: torch.nn.Module):
-        audio, sample_lengths = pad_audio([u.samples for u in batch])
-        audio = audio.to(self.device, non_blocking=True)
+        audio, sample_lengths = pad_audio([u.samples for u in batch], multiple=PAD_TO_SAMPLES)
+        audio = to_device(audio, self.device)
         frame_lengths = self.features.frame_lengths(sample_lengths)
         with torch.no_grad():
             feats, _ = self.features(audio, sample_lengths)
@@ -131,7 +134,7 @@ class Trainer:
         target_lengths = torch.tensor([len(t) for t in targets], dtype=torch.long)
         with _autocast(self.device, self.config):
             log_probs, out_lengths = model(feats, frame_lengths)
-        loss = self.ctc(log_probs.transpose(0, 1), torch.cat(targets).to(self.device, non_blocking=True), out_lengths, target_lengths)
+        loss = self.ctc(log_probs.transpose(0, 1), to_device(torch.cat(targets), self.device), out_lengths, target_lengths)
         return loss, log_probs, out_lengths
 
     def train_epoch(self, epoch: int, progress: bool) -> tuple[float, float, float]:

@@ -32,11 +32,15 @@ def length_batches(
     return batches[rank::world_size]
 
 
-def pad_audio(samples: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Stack int16 arrays into a zero-padded int16 tensor (pinned when CUDA exists) and lengths."""
+def pad_audio(samples: Sequence[np.ndarray], multiple: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack int16 arrays into a zero-padded int16 tensor and their lengths.
+
+    The padded length is rounded up to ``multiple`` samples so that batches come in a few shapes:
+    cuDNN's autotuner then tunes each shape once instead of at almost every step.
+    """
     lengths = torch.tensor([len(s) for s in samples], dtype=torch.long)
-    batch = np.zeros((len(samples), int(lengths.max())), dtype=np.int16)
+    padded = -(-int(lengths.max()) // multiple) * multiple
+    batch = np.zeros((len(samples), padded), dtype=np.int16)
     for row, s in zip(batch, samples):
         row[: len(s)] = s
-    tensor = torch.from_numpy(batch)
-    return (tensor.pin_memory() if torch.cuda.is_available() else tensor), lengths
+    return torch.from_numpy(batch), lengths
