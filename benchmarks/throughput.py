@@ -29,7 +29,7 @@ from tune_asr.config import TrainConfig
 from tune_asr.data.audio import SAMPLE_RATE
 from tune_asr.data.corpus import Corpus, load_corpus
 from tune_asr.model import DeepSpeech2
-from tune_asr.training import Trainer
+from tune_asr.training import PAD_TO_SAMPLES, Trainer
 
 KOSPEECH_LABELS = Path(__file__).parents[2] / "shared" / "reference" / "kospeech_labels.csv"
 
@@ -148,8 +148,9 @@ def model_alone(trainer: Trainer, config: TrainConfig, device: torch.device) -> 
     for batch in trainer._batches(trainer.corpus.train, epoch=2, shuffle=True):
         samples = torch.tensor([len(u.samples) for u in batch])
         frames = trainer.features.frame_lengths(samples)
+        padded_frames = int(trainer.features.frame_lengths(torch.tensor(-(-int(samples.max()) // PAD_TO_SAMPLES) * PAD_TO_SAMPLES)))
         targets = torch.tensor([len(trainer.targets[u.name]) for u in batch])
-        shapes.append((torch.randn(len(batch), int(frames.max()), config.n_mels, device=device), frames, targets,
+        shapes.append((torch.randn(len(batch), padded_frames, config.n_mels, device=device), frames, targets,
                        float(samples.sum()) / SAMPLE_RATE))
     model = trainer.model
     optimizer = trainer.optimizer
