@@ -1,0 +1,66 @@
+"""DDP scaling of one trial: the same configuration on 1, 2, … workers, side by side (issue 5.3, 8).
+
+Each run is a real Ray Train ``TorchTrainer`` over ``trainables.train_loop_per_worker`` (NCCL on
+GPUs, gloo on CPU workers). The figure is the training throughput of the last epoch (audio-seconds
+per second, all ranks together), so start-up and cuDNN autotuning of the first epoch stay out.
+
+Usage:
+  python benchmarks/ddp_scaling.py --data DIR --workers 1 2 [--gpu] [--set key=value ...] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import ray
+from ray.train.torch import TorchTrainer
+
+from trainables import TrialResources, train_loop_per_worker
+from tune_asr.config import TrainConfig
+
+
+def run(data: Path, config: TrainConfig, resources: TrialResources, storage: Path) -> dict:
+    started = time.time()
+    trainer = TorchTrainer(
+        train_loop_per_worker,
+        train_loop_config={"config": config.to_dict(), "data_dir": str(data.resolve()),
+                           "torch_threads": None if resources.use_gpu else resources.torch_threads,
+                           "trial_started": started},
+        scaling_config=resources.scaling_config(),
+        run_config=ray.train.RunConfig(name=f"ddp_{resources.num_workers}_{int(started)}", storage_path=str(storage.resolve())),
+    )
+    result = trainer.fit()
+    metrics = result.metrics
+    return {"workers": resources.num_workers, "audio_s_per_s": metrics["audio_seconds_per_second"],
+            "epoch_seconds": metrics["seconds"], "startup_seconds": metrics["startup_seconds"],
+            "val_cer": metrics["val_cer"], "wall_seconds": time.time() - started}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--gpu", action="store_true", help="one GPU per worker (NCCL); else CPU workers (gloo)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--storage", type=Path, default=Path("/tmp/ddp_scaling"))
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    config = TrainConfig(epochs=2).with_overrides(args.overrides)
+    ray.init(num_cpus=None if args.gpu else max(args.workers) + 1)
+    rows = []
+    for workers in args.workers:
+        resources = TrialResources(gpus_per_trial=workers) if args.gpu else TrialResources(workers_per_trial=workers, cpus_per_worker=1)
+        rows.append(run(args.data, config, resources, args.storage))
+    base = rows[0]["audio_s_per_s"]
+    print(f"\n| workers | audio-s/s (last epoch) | speed-up vs first row | epoch s | start-up s |\n|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['workers']} | {r['audio_s_per_s']:,.0f} | {r['audio_s_per_s'] / base:.2f}× | {r['epoch_seconds']:.1f} | {r['startup_seconds']:.1f} |")
+    if args.json:
+        args.json.write_text(json.dumps({"rows": rows, "config": config.to_dict(), "gpu": args.gpu}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,232 @@
+"""export-best: a search's best checkpoint becomes an NSML folder that a local replay of
+``nsml run`` + ``nsml submit`` runs with torch, torchaudio, numpy and Levenshtein alone."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tune_asr import train as train_cli
+from tune_asr.checkpoint import CHECKPOINT_FILE, config_from_checkpoint, load_checkpoint, vocab_from_state
+from tune_asr.data.audio import read_pcm
+from tune_asr.data.demo import make_demo
+from tune_asr.data.labels import read_labels
+from tune_asr.decoding import greedy_decode
+from tune_asr.export import main as export_main
+from tune_asr.export.best_trial import choose
+from tune_asr.export.package import ExportError
+from tune_asr.export.recognizer import Recognizer
+from tune_asr.export.replay import STANDIN, ReplayError, _environment, replay
+from tune_asr.export.vendor import INFERENCE_REQUIREMENTS, VendorError, check_requirements, closure
+from tune_asr.features import LogMelFeatures
+from tune_asr.metrics import cer
+from tune_asr.model import DeepSpeech2
+
+# A barely trained tiny model: its outputs are still varied text, so equal CERs mean equal decoding.
+TINY = ["n_mels=40", "conv_channels=4", "rnn_hidden=24", "rnn_layers=1", "batch_size=8", "epochs=1",
+        "lr=1e-6", "schedule=constant", "unit=grapheme"]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_demo(tmp_path_factory.mktemp("export") / "demo", 24, seed=0, workers=2, progress=False)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(demo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("train")
+    assert train_cli.main(["--data", str(demo), "--out", str(out), "--no-progress", *[f"--set={s}" for s in TINY]]) == 0
+    return out / "best" / CHECKPOINT_FILE
+
+
+def _trial(config: dict) -> None:
+    """Reports like ``trainables`` do: val_cer, val_loss and a checkpoint_path per epoch. Like Ray
+    Train keeping only the best checkpoints, a plan may delete an epoch's checkpoint afterwards."""
+    from ray import tune
+
+    plan = config["plan"]
+    for epoch, val_cer in enumerate(plan["val_cer"], start=1):
+        directory = Path(plan["root"]) / plan["name"] / f"checkpoint_{epoch}"
+        directory.mkdir(parents=True)
+        shutil.copyfile(plan["source"], directory / CHECKPOINT_FILE)
+        tune.report({"epoch": epoch, "val_cer": val_cer, "val_loss": 1.0, "checkpoint_path": str(directory)})
+    for epoch in plan["deleted"]:
+        shutil.rmtree(Path(plan["root"]) / plan["name"] / f"checkpoint_{epoch}")
+
+
+@pytest.fixture(scope="module")
+def experiment(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Ray Tune experiment folder laid out as ``tune_asr.search`` leaves one (a real search takes
+    75-90 s on 2 cores): trial "steady" reaches 0.5; trial "pruned" reached 0.4 but that checkpoint
+    is gone, so its best exportable epoch is its 0.6."""
+    import ray
+    from ray import tune
+
+    storage = tmp_path_factory.mktemp("results")
+    root = storage / "tiny" / "train_runs"
+    plans = [
+        {"name": "steady", "val_cer": [0.9, 0.5], "deleted": []},
+        {"name": "pruned", "val_cer": [0.4, 0.6], "deleted": [1]},
+    ]
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        results = tune.Tuner(
+            _trial,
+            param_space={"plan": tune.grid_search([{**p, "root": str(root), "source": str(checkpoint)} for p in plans])},
+            tune_config=tune.TuneConfig(max_concurrent_trials=1),
+            run_config=tune.RunConfig(name="tiny", storage_path=str(storage), verbose=0),
+        ).fit()
+    finally:
+        if started:
+            ray.shutdown()
+    assert not results.errors
+    return storage / "tiny"
+
+
+def _trial_id(experiment: Path, name: str) -> str:
+    from ray.tune import ExperimentAnalysis
+
+    configs = ExperimentAnalysis(str(experiment)).get_all_configs()
+    return next(trial_id for trial_id, config in configs.items() if config["plan"]["name"] == name)
+
+
+def _project_transcripts(checkpoint: Path, data: Path) -> tuple[list[str], list[str]]:
+    """References and hypotheses computed with the project's own code, one utterance at a time."""
+    state = load_checkpoint(checkpoint)
+    config, vocab = config_from_checkpoint(state), vocab_from_state(state["vocab"])
+    model = DeepSpeech2(config, len(vocab))
+    model.load_state_dict(state["model"])
+    model.eval()
+    features = LogMelFeatures(config.n_mels, config.win_ms, config.hop_ms)
+    rows, _ = read_labels(data / "test" / "test_label")
+    hypotheses = []
+    with torch.no_grad():
+        for row in rows:
+            audio = torch.from_numpy(read_pcm(data / "test" / "test_data" / row.filename)).unsqueeze(0)
+            lengths = torch.tensor([audio.size(1)])
+            feats, _ = features(audio, lengths)
+            log_probs, out_lengths = model(feats, features.frame_lengths(lengths))
+            hypotheses += greedy_decode(log_probs, out_lengths, vocab)
+    return [row.text for row in rows], hypotheses
+
+
+def test_best_exportable_checkpoint_has_the_lowest_val_cer_still_on_disk(experiment: Path) -> None:
+    best = choose(experiment)
+    assert (best.trial_id, best.epoch, best.val_cer) == (_trial_id(experiment, "steady"), 2, 0.5)
+    assert best.checkpoint_dir == experiment / "train_runs" / "steady" / "checkpoint_2"
+
+
+def test_trial_flag_exports_that_trials_best_and_unknown_trials_are_named(experiment: Path) -> None:
+    pruned = choose(experiment, _trial_id(experiment, "pruned"))
+    assert (pruned.epoch, pruned.val_cer) == (2, 0.6)
+    with pytest.raises(ExportError, match="no trial 'nope'; trials: "):
+        choose(experiment, "nope")
+
+
+def test_a_moved_experiment_still_finds_its_checkpoints(experiment: Path, tmp_path: Path) -> None:
+    moved = tmp_path / "copied" / experiment.name
+    shutil.copytree(experiment, moved)
+    assert choose(moved).checkpoint_dir == moved / "train_runs" / "steady" / "checkpoint_2"
+
+
+def test_export_from_a_search_replays_like_nsml_with_the_projects_cer(
+    experiment: Path, demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # the reference below runs on the CPU; GPU kernels round differently
+    data = tmp_path / "data"
+    shutil.copytree(demo, data)
+    (data / "test" / "test_data" / "zz_odd_bytes").write_bytes(b"\x01\x02\x03")
+    np.zeros(16000, dtype="<i2").tofile(data / "test" / "test_data" / "zz_silence")
+    out = tmp_path / "package"
+
+    assert export_main(["--experiment", str(experiment), "--out", str(out), "--dataset", "t1-cmd"]) == 0
+    result = replay(out, data)
+
+    files = sorted(p.name for p in (data / "test" / "test_data").iterdir())
+    assert [p["filename"] for p in result.predictions] == files
+    texts = {p["filename"]: p["text"] for p in result.predictions}
+    assert texts["zz_odd_bytes"] == "" and texts["zz_silence"] == ""
+    references, hypotheses = _project_transcripts(choose(experiment).checkpoint_dir, data)
+    assert any(hypotheses), "the model decodes to nothing: the comparison would prove little"
+    assert [texts[p.name] for p in sorted((demo / "test" / "test_data").iterdir())] == hypotheses
+    assert result.cer == cer(references, hypotheses)
+    assert result.audio_seconds > 0 and result.infer_seconds > 0
+    assert (out / "setup.py").read_text().splitlines()[0] == "#nsml: pytorch/pytorch:2.9.0-cuda12.8-cudnn9-runtime"
+    assert (out / "nsml_package.txt").exists() and "nsml submit SESSION 0" in (out / "README.md").read_text()
+    assert "nsml run -d t1-cmd" in (out / "README.md").read_text()
+    assert not (out / "nsml.py").exists() and not list(out.rglob("sitecustomize.py"))
+
+
+def test_nova_package_fine_tunes_reports_each_epoch_and_submits_the_last(checkpoint: Path, demo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "nova"
+    assert export_main(["--checkpoint", str(checkpoint), "--out", str(out), "--platform", "nova"]) == 0
+    assert (out / "setup.py").read_text().startswith("#!nova: ")
+    assert (out / "nova_package.txt").exists() and "import nova as nsml\n" in (out / "main.py").read_text()
+
+    result = replay(out, demo, finetune_epochs=1)
+    assert [r["epoch"] for r in result.reports] == [1]
+    assert result.reports[0]["summary"] is True and 0.0 <= result.reports[0]["val_cer"]
+    assert len(result.predictions) == len(list((demo / "test" / "test_data").iterdir()))
+
+
+def test_unreadable_and_silent_files_give_empty_text_and_a_warning(checkpoint: Path, tmp_path: Path) -> None:
+    state = load_checkpoint(checkpoint)
+    recognizer = Recognizer(config_from_checkpoint(state), vocab_from_state(state["vocab"]), state["model"], torch.device("cpu"))
+    folder = tmp_path / "test_data"
+    folder.mkdir()
+    (folder / "b_empty").write_bytes(b"")
+    np.zeros(8000, dtype="<i2").tofile(folder / "a_silence")
+    (np.random.default_rng(0).standard_normal(16000) * 3000).astype("<i2").tofile(folder / "c_noise")
+    with pytest.warns(UserWarning) as caught:
+        results = recognizer.infer_folder(folder)
+    assert [r["filename"] for r in results] == ["a_silence", "b_empty", "c_noise"]
+    assert results[0]["text"] == "" and results[1]["text"] == ""
+    assert {str(w.message).split(":")[0] for w in caught} == {"a_silence", "b_empty"}
+
+
+def test_replayed_process_cannot_import_the_search_stack(tmp_path: Path) -> None:
+    (tmp_path / "main.py").write_text("")
+    env = _environment(tmp_path, tmp_path, tmp_path, list(INFERENCE_REQUIREMENTS), 0)
+    probe = "import importlib.util as u; print([u.find_spec(m) is not None for m in ('numpy', 'Levenshtein', 'ray', 'optuna', 'mlflow', 'pandas', 'tune_asr')])"
+    shown = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
+    assert shown.stdout.strip() == str([True, True, False, False, False, False, False])
+
+
+def test_a_package_module_that_imports_ray_is_refused_at_export(tmp_path: Path) -> None:
+    module = tmp_path / "leaky.py"
+    module.write_text("import numpy\nfrom tune_asr.config import TrainConfig\n\ndef f():\n    import ray\n")
+    found = closure([module], set())
+    assert {p.name for p in found.modules} == {"__init__.py", "config.py"}
+    with pytest.raises(VendorError, match="leaky.py imports ray"):
+        check_requirements(found, INFERENCE_REQUIREMENTS, "inference")
+
+
+def test_standin_report_rejects_tensors_like_nsml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NSML_LOCAL_SESSION", str(tmp_path))
+    monkeypatch.syspath_prepend(str(STANDIN))
+    nsml = importlib.import_module("nsml")
+    try:
+        nsml.report(summary=True, step=1, val_cer=0.5)
+        with pytest.raises(TypeError, match="val_cer"):
+            nsml.report(val_cer=torch.tensor(0.5))
+    finally:
+        sys.modules.pop("nsml")
+    assert json.loads((tmp_path / "report.jsonl").read_text()) == {"summary": True, "step": 1, "val_cer": 0.5}
+
+
+def test_export_refuses_a_non_empty_out_and_a_missing_checkpoint(checkpoint: Path, tmp_path: Path) -> None:
+    (tmp_path / "stale.txt").write_text("x")
+    assert export_main(["--checkpoint", str(checkpoint), "--out", str(tmp_path)]) == 2
+    assert export_main(["--checkpoint", str(tmp_path / "none"), "--out", str(tmp_path / "new")]) == 2
+    with pytest.raises(ReplayError, match="main.py not found"):
+        replay(tmp_path, tmp_path)

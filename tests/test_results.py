@@ -1,0 +1,170 @@
+"""The results command on a real tiny search: leaderboard, intervals, statuses, plots and MLflow artifacts.
+
+One 3-trial search of 2 epochs runs once for the module (about a minute on 2 idle CPUs), in the space
+of ``test_search``: a learning rate that trains and one that leaves the model at its initialisation.
+TPE's seed-0 draws are [frozen, trained, frozen]; the third trial starts once the first two have
+reported epoch 1, is worse than their median there, and ASHA (grace 1, reduction 2) stops it, so
+the search holds both a finished and an ASHA-stopped trial.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import ray
+from matplotlib.image import imread
+from optuna.distributions import CategoricalDistribution, FloatDistribution
+
+from tests.test_search import SPACE
+from tune_asr.data.demo import make_demo
+from tune_asr.results import Report, TrialRun, report
+from tune_asr.results.__main__ import main as results_main
+from tune_asr.results.bootstrap import cer_interval
+from tune_asr.results.experiment import ASHA_STOPPED, FINISHED, load_experiment
+from tune_asr.results.importance import MIN_TRIALS, param_importances
+from tune_asr.results.mlflow_log import ARTIFACT_DIR, client_for, parent_run_id
+from tune_asr.search import main as search_main
+
+needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="the demo corpus needs espeak-ng")
+
+MAX_EPOCHS = 2
+
+
+@pytest.fixture(scope="module")
+def search(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished search folder, ``<storage>/tiny``, with its MLflow database beside it."""
+    root = tmp_path_factory.mktemp("results")
+    demo = make_demo(root / "demo", 24, seed=0, test_utterances=0, progress=False)
+    space = root / "space.yaml"
+    space.write_text(SPACE, encoding="utf-8")
+    ray.init(num_cpus=2, log_to_driver=False)  # main() joins it; 2 CPUs make any runner play alike
+    try:
+        code = search_main(["--data", str(demo), "--space", str(space), "--trials", "3", "--max-epochs", str(MAX_EPOCHS),
+                            "--seed", "0", "--grace-period", "1", "--reduction-factor", "2",
+                            "--storage", str(root / "storage"), "--name", "tiny"])
+    finally:
+        ray.shutdown()
+    assert code == 0
+    return root / "storage" / "tiny"
+
+
+@pytest.fixture(scope="module")
+def reported(search: Path) -> tuple[Report, str]:
+    printed: list[str] = []
+    return report(search, echo=printed.append), "\n".join(printed)
+
+
+@needs_espeak
+def test_leaderboard_lists_every_trial_sorted_by_best_cer(reported: tuple[Report, str]) -> None:
+    table = reported[0].table
+    assert len(table) == 3
+    assert table["val_cer"].notna().all()
+    assert table["val_cer"].is_monotonic_increasing
+    assert {"lr", "epochs", "best_epoch", "cpu_hours", "status"} <= set(table.columns)
+
+
+@needs_espeak
+def test_every_interval_contains_its_point_estimate(reported: tuple[Report, str]) -> None:
+    table = reported[0].table
+    assert table["ci_low"].notna().all(), "every best checkpoint is kept, so every trial has an interval"
+    assert ((table["ci_low"] <= table["val_cer"]) & (table["val_cer"] <= table["ci_high"])).all()
+
+
+@needs_espeak
+def test_asha_stopped_trials_are_told_apart_from_finished_ones(reported: tuple[Report, str]) -> None:
+    table = reported[0].table
+    assert set(table["status"]) == {FINISHED, ASHA_STOPPED}
+    assert (table.loc[table["status"] == FINISHED, "epochs"] == MAX_EPOCHS).all()
+    assert (table.loc[table["status"] == ASHA_STOPPED, "epochs"] < MAX_EPOCHS).all()
+
+
+@needs_espeak
+def test_a_cpu_search_reports_cpu_hours_and_says_so(reported: tuple[Report, str]) -> None:
+    report_, printed = reported
+    assert (report_.table["cpu_hours"] > 0).all()
+    assert "No GPUs in this search: CPU-hours" in printed
+    assert "val_cer [95% CI]" in printed
+
+
+@needs_espeak
+def test_plots_are_written_small_and_not_blank(reported: tuple[Report, str]) -> None:
+    pngs = [f for f in reported[0].files if f.suffix == ".png"]
+    assert [f.name for f in pngs] == ["cer_by_epoch.png", "param_importance.png", "best_cer_vs_hours.png"]
+    for png in pngs:
+        assert png.parent == reported[0].experiment.path / "plots"
+        assert png.stat().st_size < 300_000
+        assert np.var(imread(png)) > 0, png
+
+
+@needs_espeak
+def test_leaderboard_csv_reads_back(reported: tuple[Report, str]) -> None:
+    csv = reported[0].files[0]
+    assert csv.name == "leaderboard.csv"
+    assert pd.read_csv(csv)["trial"].astype(str).tolist() == reported[0].table["trial"].tolist()
+
+
+@needs_espeak
+def test_mlflow_parent_run_holds_the_leaderboard_and_plots(reported: tuple[Report, str]) -> None:
+    report_ = reported[0]
+    client = client_for(report_.experiment)
+    assert report_.mlflow_run_id == parent_run_id(client, report_.experiment)
+    logged = {Path(a.path).name for a in client.list_artifacts(report_.mlflow_run_id, ARTIFACT_DIR)}
+    assert logged == {f.name for f in report_.files}
+
+
+@needs_espeak
+def test_too_few_trials_for_importance_is_said_not_raised(search: Path) -> None:
+    importances = param_importances(load_experiment(search))
+    assert [i.values for i in importances] == [{}, {}]
+    assert all(f"needs at least {MIN_TRIALS}" in i.note for i in importances)
+
+
+@needs_espeak
+def test_importance_ranks_the_parameter_that_decides_cer(search: Path) -> None:
+    """Eight made-up trials where lr alone decides the CER and dropout is noise."""
+    experiment = load_experiment(search)
+    distributions = {"lr": CategoricalDistribution([1e-2, 1e-7]), "dropout": FloatDistribution(0.0, 0.3)}
+    template = experiment.trials[0]
+    rng = np.random.default_rng(0)
+    trials = []
+    for i in range(8):
+        lr = [1e-2, 1e-7][i % 2]
+        history = pd.DataFrame({"epoch": [1], "val_cer": [0.3 if lr == 1e-2 else 0.9], "time_this_iter_s": [1.0], "timestamp": [i]})
+        trials.append(TrialRun(f"t{i}", FINISHED, {"lr": lr, "dropout": float(rng.uniform(0, 0.3))}, distributions,
+                               history, best=history.iloc[0].to_dict()))
+    for importance in param_importances(dataclasses.replace(experiment, trials=trials)):
+        assert importance.note is None
+        assert list(importance.values)[0] == "lr", importance
+
+
+@needs_espeak
+def test_cli_reads_the_newest_search_under_storage(search: Path, capsys: pytest.CaptureFixture) -> None:
+    assert results_main(["--storage", str(search.parent), "--no-mlflow"]) == 0
+    assert "Leaderboard of tiny" in capsys.readouterr().out
+
+
+def test_cli_names_a_folder_that_is_not_a_search(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert results_main([str(tmp_path)]) == 2
+    assert f"{tmp_path}: no search.json" in capsys.readouterr().err
+
+
+def _utterances(n: int, cer: float, rng: np.random.Generator) -> list[tuple[str, int, int]]:
+    lengths = rng.integers(5, 40, size=n)
+    return [(f"u{i}", int(rng.binomial(length, cer)), int(length)) for i, length in enumerate(lengths)]
+
+
+def test_bootstrap_interval_holds_the_cer_and_narrows_with_more_utterances() -> None:
+    rng = np.random.default_rng(1)
+    few, many = cer_interval(_utterances(20, 0.2, rng)), cer_interval(_utterances(2000, 0.2, rng))
+    for interval in (few, many):
+        assert interval.low <= interval.cer <= interval.high
+    assert many.high - many.low < (few.high - few.low) / 4
+    assert math.isclose(many.cer, 0.2, abs_tol=0.02)
+    assert cer_interval([("a", 0, 10), ("b", 0, 7)]) == cer_interval([("a", 0, 10), ("b", 0, 7)])
+    assert cer_interval([("a", 0, 10), ("b", 0, 7)]).high == 0.0

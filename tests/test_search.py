@@ -1,0 +1,188 @@
+"""The search end to end on 2 CPUs: DDP trials over gloo, ASHA, MLflow runs, Ctrl-C and --resume.
+
+Determinism: the space offers a learning rate that trains and one that leaves the model as it was
+initialised (validation CER ~3, far above a trained model's ~1). TPE's first draws depend only on
+its seed; seed 0 draws [frozen, trained, frozen], so the third trial is worse than the median at
+epoch 1 and ASHA (grace 1, reduction 2) must stop it. Trials run one at a time (two 0.95-CPU
+workers each on a 2-CPU Ray), so the order is the draw order.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+from pathlib import Path
+
+import pytest
+import ray
+from mlflow import MlflowClient
+from ray.tune import ExperimentAnalysis
+
+from trainables import TrialResources
+from tune_asr.data.demo import make_demo
+from tune_asr.search import init_ray, main
+from tune_asr.tracking import TAG_PARENT, TAG_ROLE, TAG_TRIAL, MLflowTracker
+
+needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="the demo corpus needs espeak-ng")
+
+SPACE = """\
+unit: grapheme
+n_mels: 40
+conv_channels: 4
+rnn_layers: 1
+rnn_hidden: 32
+batch_size: 4
+schedule: constant
+epochs: 3
+lr: {choice: [1.0e-2, 1.0e-7]}   # trains / stays at its random initialisation
+"""
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_demo(tmp_path_factory.mktemp("demo") / "data", 60, seed=0, test_utterances=0, progress=False)
+
+
+@pytest.fixture(scope="module")
+def space(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("space") / "asha.yaml"
+    path.write_text(SPACE, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def two_cpu_ray():
+    """One Ray for the module (main() joins it), pinned to 2 CPUs so any CI runner plays alike."""
+    init_ray(num_cpus=2)
+    yield
+    ray.shutdown()
+
+
+def search_args(demo: Path, space: Path, storage: Path, name: str) -> list[str]:
+    return ["--data", str(demo), "--space", str(space), "--trials", "3", "--workers-per-trial", "2", "--seed", "0",
+            "--grace-period", "1", "--reduction-factor", "2", "--storage", str(storage), "--name", name]
+
+
+@pytest.fixture(scope="module")
+def finished_search(two_cpu_ray, demo: Path, space: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    storage = tmp_path_factory.mktemp("results")
+    return storage, main(search_args(demo, space, storage, "plain"))
+
+
+def runs(storage: Path, name: str) -> tuple[list, list]:
+    """(parent runs, child runs) of the search ``name``."""
+    client = MlflowClient(f"sqlite:///{storage / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name(name)
+    found = client.search_runs([experiment.experiment_id])
+    return ([r for r in found if r.data.tags[TAG_ROLE] == "search"], [r for r in found if r.data.tags[TAG_ROLE] == "trial"])
+
+
+def val_cer_steps(storage: Path, run) -> list[int]:
+    client = MlflowClient(f"sqlite:///{storage / 'mlflow.db'}")
+    return [m.step for m in client.get_metric_history(run.info.run_id, "val_cer")]
+
+
+def refuse_ray(*args, **kwargs) -> None:
+    raise AssertionError("Ray must not start for bad input")
+
+
+def test_bad_space_fails_before_ray_starts(tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ray, "init", refuse_ray)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("n_mels: 40\nrnn_hidden: {int: {low: 96, high: 32}}\n", encoding="utf-8")
+    assert main(["--space", str(bad), "--storage", str(tmp_path)]) == 2
+    assert f"{bad}:2: rnn_hidden: low > high" in capsys.readouterr().err
+
+
+def test_resume_refuses_flags_that_the_saved_search_fixes(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ray, "init", refuse_ray)
+    assert main(["--resume", "--trials", "5", "--storage", str(tmp_path)]) == 2
+    assert "drop --trials" in capsys.readouterr().err
+
+
+def test_whole_gpus_give_one_ddp_worker_each_and_fractions_pack_trials() -> None:
+    ddp = TrialResources(gpus_per_trial=2)
+    assert ddp.scaling_config().num_workers == 2 and ddp.scaling_config().resources_per_worker["GPU"] == 1
+    assert ddp.max_concurrent({"CPU": 16, "GPU": 8}) == 4
+    quarter = TrialResources(gpus_per_trial=0.25)
+    assert quarter.scaling_config().num_workers == 1 and quarter.scaling_config().resources_per_worker["GPU"] == 0.25
+    assert quarter.max_concurrent({"CPU": 16, "GPU": 1}) == 4
+
+
+def test_cpu_trials_fill_whole_cores_with_one_torch_thread_per_worker() -> None:
+    assert TrialResources(workers_per_trial=2).max_concurrent({"CPU": 2}) == 1
+    assert TrialResources().max_concurrent({"CPU": 2}) == 2
+    assert TrialResources(workers_per_trial=2).torch_threads == 1
+    with pytest.raises(ValueError, match="one trial needs"):
+        TrialResources(workers_per_trial=3).max_concurrent({"CPU": 2})
+
+
+@pytest.mark.parametrize("kwargs", [{"gpus_per_trial": 1.5}, {"gpus_per_trial": 1, "workers_per_trial": 2}, {"cpus_per_worker": 0}])
+def test_impossible_trial_shapes_are_refused(kwargs: dict) -> None:
+    with pytest.raises(ValueError):
+        TrialResources(**kwargs)
+
+
+@needs_espeak
+def test_three_trial_search_with_two_ddp_workers_completes(finished_search: tuple[Path, int]) -> None:
+    storage, code = finished_search
+    assert code == 0
+    trials = ExperimentAnalysis(str(storage / "plain")).trials
+    assert len(trials) == 3 and all(t.status == "TERMINATED" for t in trials)
+    assert all(t.last_result["world_size"] == 2 for t in trials)
+    assert all(Path(t.last_result["checkpoint_path"], "checkpoint.pt").is_file() for t in trials)
+
+
+@needs_espeak
+def test_asha_stops_the_worse_trial_early(finished_search: tuple[Path, int]) -> None:
+    storage, _ = finished_search
+    _, children = runs(storage, "plain")
+    epochs = sorted(len(val_cer_steps(storage, run)) for run in children)
+    assert epochs[0] == 1 and epochs[-1] == 3
+    assert sum(run.data.tags["stopped_early"] == "True" for run in children) >= 1
+
+
+@needs_espeak
+def test_mlflow_holds_one_parent_and_three_children_with_epoch_metrics(finished_search: tuple[Path, int]) -> None:
+    storage, _ = finished_search
+    parents, children = runs(storage, "plain")
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    assert len(children) == 3 and len({r.data.tags[TAG_TRIAL] for r in children}) == 3
+    client = MlflowClient(f"sqlite:///{storage / 'mlflow.db'}")
+    for run in children:
+        assert run.data.tags[TAG_PARENT] == parents[0].info.run_id
+        assert run.info.status == "FINISHED"
+        assert {"lr", "n_mels", "rnn_hidden"} <= set(run.data.params)
+        steps = val_cer_steps(storage, run)
+        assert steps == list(range(1, len(steps) + 1))
+        artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+        assert {"config.json", "best_checkpoint"} <= artifacts
+
+
+@needs_espeak
+def test_interrupted_search_resumes_to_three_trials_without_duplicate_runs(
+    two_cpu_ray, demo: Path, space: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    complete = MLflowTracker.on_trial_complete
+
+    def complete_then_ctrl_c(self, *args, **kwargs) -> None:
+        complete(self, *args, **kwargs)
+        os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C does, right after the first trial ends
+
+    monkeypatch.setattr(MLflowTracker, "on_trial_complete", complete_then_ctrl_c)
+    assert main(search_args(demo, space, tmp_path, "interrupted")) == 1
+    parents, children = runs(tmp_path, "interrupted")
+    assert parents[0].info.status == "KILLED"
+    assert sum(r.info.status == "FINISHED" for r in children) == 1
+
+    monkeypatch.undo()
+    assert main(["--resume", "--name", "interrupted", "--storage", str(tmp_path)]) == 0
+    trials = ExperimentAnalysis(str(tmp_path / "interrupted")).trials
+    assert len(trials) == 3 and all(t.status == "TERMINATED" for t in trials)
+    parents, children = runs(tmp_path, "interrupted")
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    assert sorted(r.data.tags[TAG_TRIAL] for r in children) == sorted(t.trial_id for t in trials)
+    assert all(r.info.status == "FINISHED" for r in children)

@@ -1,0 +1,59 @@
+"""The Tune function of one trial: a Ray Train ``TorchTrainer`` run named after the trial.
+
+Naming the Train run after the trial id, under a fixed storage folder, is what makes a retried or
+restored trial resume its Train run from the latest checkpoint instead of starting over. Tune
+gets each epoch's metrics through ``TuneReportCallback`` (with ``checkpoint_path`` added), never
+the checkpoint itself.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from ray import tune
+from ray.train import CheckpointConfig, RunConfig
+from ray.train.torch import TorchTrainer
+from ray.tune.integration.ray_train import TuneReportCallback
+
+from trainables.resources import TRIAL_DRIVER_CPU, TrialResources
+from trainables.worker import train_loop_per_worker, worker_spec
+from tune_asr.config import TrainConfig
+
+METRIC, MODE = "val_cer", "min"
+CHECKPOINTS_KEPT = 2  # per trial, best by val_cer (the latest is kept as well, for resuming)
+
+
+def run_trial(config: dict[str, Any], *, data_dir: str, resources: TrialResources, train_storage: str) -> None:
+    """Run one configuration on ``resources``; Tune sees one report per epoch."""
+    started = time.time()
+    TrainConfig.from_dict(config)  # a bad combination fails here, before any worker starts
+    trainer = TorchTrainer(
+        train_loop_per_worker,
+        train_loop_config=worker_spec(config, data_dir, resources, started),
+        scaling_config=resources.scaling_config(),
+        run_config=RunConfig(
+            name=tune.get_context().get_trial_id(),
+            storage_path=train_storage,
+            callbacks=[TuneReportCallback()],
+            checkpoint_config=CheckpointConfig(
+                num_to_keep=CHECKPOINTS_KEPT, checkpoint_score_attribute=METRIC, checkpoint_score_order=MODE
+            ),
+        ),
+    )
+    trainer.fit()
+
+
+def make_trainable(data_dir: Path | str, resources: TrialResources, train_storage: Path | str):
+    """The trainable to give ``ray.tune.Tuner`` (and ``Tuner.restore``); its config holds TrainConfig values.
+
+    Both paths are made absolute here, on the driver: Ray runs trials in other directories.
+    """
+    fn = tune.with_parameters(
+        run_trial,
+        data_dir=str(Path(data_dir).resolve()),
+        resources=resources,
+        train_storage=str(Path(train_storage).resolve()),
+    )
+    return tune.with_resources(fn, {"cpu": TRIAL_DRIVER_CPU})

@@ -1,0 +1,5 @@
+import sys
+
+from tune_asr.export import main
+
+sys.exit(main())

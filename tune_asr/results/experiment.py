@@ -1,0 +1,193 @@
+"""Read a finished (or interrupted) search folder into plain records: one per trial, with its status.
+
+Works offline from the files the search leaves (``search.json`` and Ray Tune's experiment state,
+read with Ray's ``ExperimentAnalysis``): no trainable and no running Ray cluster are needed, so it
+runs equally on the machine that searched and on one the folder was copied to.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
+
+from trainables import TrialResources
+from tune_asr.export.best_trial import _within
+from tune_asr.search import SETTINGS_FILE, SearchSettings
+from tune_asr.search_space import SearchSpace, SpaceError, load_space
+
+FINISHED, ASHA_STOPPED, FAILED, UNFINISHED = "finished", "ASHA-stopped", "failed", "unfinished"
+
+
+class ResultsError(ValueError):
+    """The folder is not a search this package can read; the message says which file and what to do."""
+
+
+@dataclass(frozen=True)
+class TrialRun:
+    """One trial: its searched parameters, its per-epoch reports, and how it ended.
+
+    ``history`` has one row per reported epoch (``epoch``, ``val_cer``, ``time_this_iter_s``,
+    ``timestamp``, ``checkpoint_path``, ...): Ray's ``progress.csv`` of the trial.
+    """
+
+    trial_id: str
+    status: str  # FINISHED, ASHA_STOPPED, FAILED or UNFINISHED
+    params: dict[str, Any]  # searched keys only, as the sampler saw them
+    distributions: dict[str, BaseDistribution]
+    history: pd.DataFrame
+    error: str | None = None
+    best: dict[str, Any] | None = None  # the report with the lowest val_cer (latest of ties)
+
+    @property
+    def epochs(self) -> int:
+        return _epochs(self.history)
+
+    @property
+    def wall_seconds(self) -> float:
+        """Summed per-report times: unlike ``time_total_s`` this survives a retried trial restarting its clock."""
+        return float(self.history["time_this_iter_s"].sum()) if len(self.history) else 0.0
+
+    @property
+    def ended_at(self) -> float:
+        return float(self.history["timestamp"].max()) if len(self.history) else math.inf
+
+    @property
+    def best_checkpoint(self) -> Path | None:
+        location = (self.best or {}).get("checkpoint_path")
+        return Path(location) if isinstance(location, str) else None
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A search folder: its settings (``search.json``) and its trials."""
+
+    path: Path
+    settings: SearchSettings
+    trials: list[TrialRun]
+
+    @property
+    def device(self) -> str:
+        """What the trials' hours are counted in: "GPU", or "CPU" for a search of CPU trials."""
+        return "GPU" if self.settings.gpus_per_trial > 0 else "CPU"
+
+    @property
+    def devices_per_trial(self) -> float:
+        """GPUs of one trial, or the CPUs it reserves (its workers and its Tune driver) when it has no GPU."""
+        if self.settings.gpus_per_trial > 0:
+            return self.settings.gpus_per_trial
+        resources = TrialResources(0.0, self.settings.workers_per_trial, self.settings.cpus_per_worker)
+        return resources.per_trial()["CPU"]
+
+    @property
+    def hours_label(self) -> str:
+        return f"{self.device}-hours"
+
+    def hours(self, trial: TrialRun) -> float:
+        return trial.wall_seconds * self.devices_per_trial / 3600
+
+    @property
+    def searched_keys(self) -> list[str]:
+        """Keys any trial sampled, in the space's order (a conditional key appears when one trial has it)."""
+        return list(dict.fromkeys(key for trial in self.trials for key in trial.params))
+
+
+def newest_experiment(storage: Path) -> Path:
+    """The search under ``storage`` whose ``search.json`` was written last (the latest search started)."""
+    saved = sorted(Path(storage).glob(f"*/{SETTINGS_FILE}"), key=lambda p: p.stat().st_mtime)
+    if not saved:
+        raise ResultsError(f"no search under {storage} (no */{SETTINGS_FILE}); run python -m tune_asr.search first")
+    return saved[-1].parent
+
+
+def load_experiment(path: Path) -> Experiment:
+    """Read ``path`` (``results/<name>``); raises :class:`ResultsError` naming what is missing."""
+    from ray.tune import ExperimentAnalysis
+
+    path = Path(path).resolve()
+    if not (path / SETTINGS_FILE).is_file():
+        raise ResultsError(f"{path}: no {SETTINGS_FILE}; expected a folder written by python -m tune_asr.search")
+    settings = SearchSettings.load(path)
+    try:
+        space = load_space(settings.space)
+    except SpaceError as error:
+        raise ResultsError(f"{path / SETTINGS_FILE} names the search space {settings.space}, which cannot be read "
+                           f"({error}); put the space file back there") from None
+    try:
+        analysis = ExperimentAnalysis(str(path))
+    except ValueError as error:
+        raise ResultsError(f"{path}: no Ray Tune experiment state ({error}); did the search start?") from None
+    trials = [_trial_run(trial, analysis.trial_dataframes.get(trial.trial_id), space, settings.max_epochs, path)
+              for trial in analysis.trials]
+    return Experiment(path, settings, trials)
+
+
+def _trial_run(trial: Any, history: pd.DataFrame | None, space: SearchSpace, max_epochs: int, experiment: Path) -> TrialRun:
+    history = history if history is not None and "epoch" in history else pd.DataFrame(columns=["epoch"])
+    scored = history[history["val_cer"].notna()] if "val_cer" in history else history.iloc[0:0]
+    best = None
+    if len(scored):
+        best = scored[scored["val_cer"] == scored["val_cer"].min()].iloc[-1].to_dict()  # Ray Train keeps the latest of ties
+        if best_checkpoint := best.get("checkpoint_path"):
+            best["checkpoint_path"] = str(_within(Path(best_checkpoint), experiment))
+    params, distributions = _searched(space, trial.config, trial.trial_id)
+    status = _status(trial.status, _epochs(history), max_epochs)
+    return TrialRun(trial.trial_id, status, params, distributions, history.reset_index(drop=True), _error_line(trial), best)
+
+
+def _epochs(history: pd.DataFrame) -> int:
+    return int(history["epoch"].max()) if len(history) else 0
+
+
+def _status(ray_status: str, epochs: int, max_epochs: int) -> str:
+    """ASHA-stopped: ended without error before ``max_epochs`` (Ray marks it TERMINATED like a finished one)."""
+    if ray_status == "ERROR":
+        return FAILED
+    if ray_status != "TERMINATED":
+        return UNFINISHED  # a search stopped with Ctrl-C, to be continued with --resume
+    return FINISHED if epochs >= max_epochs else ASHA_STOPPED
+
+
+def _error_line(trial: Any) -> str | None:
+    """The last line of a failed trial's traceback (``error.txt``), e.g. ``TrainingDiverged: ...``."""
+    if trial.status != "ERROR":
+        return None
+    error = trial.get_error()
+    lines = [line for line in str(error or "").splitlines() if line.strip()]
+    return lines[-1].strip() if lines else "error (no traceback saved)"
+
+
+class _Replay:
+    """Answers a space's ``suggest_*`` calls with a trial's saved values and records each distribution:
+    the searched keys and the distributions Optuna sampled them from, without the live study."""
+
+    def __init__(self, config: dict[str, Any]):
+        self.config = config
+        self.distributions: dict[str, BaseDistribution] = {}
+
+    def _answer(self, name: str, distribution: BaseDistribution) -> Any:
+        self.distributions[name] = distribution
+        return self.config[name]
+
+    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int:
+        return self._answer(name, IntDistribution(low, high, log=log, step=step))
+
+    def suggest_float(self, name: str, low: float, high: float, *, log: bool = False) -> float:
+        return self._answer(name, FloatDistribution(low, high, log=log))
+
+    def suggest_categorical(self, name: str, choices: list[Any]) -> Any:
+        return self._answer(name, CategoricalDistribution(choices))
+
+
+def _searched(space: SearchSpace, config: dict[str, Any], trial_id: str) -> tuple[dict[str, Any], dict[str, BaseDistribution]]:
+    replay = _Replay(config)
+    try:
+        space(replay)
+    except KeyError as missing:
+        raise ResultsError(f"trial {trial_id} has no value for {missing} of the space {space.source}; "
+                           "was the space file edited after the search?") from None
+    return {name: config[name] for name in replay.distributions}, replay.distributions

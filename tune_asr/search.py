@@ -1,0 +1,305 @@
+"""``python -m tune_asr.search``: a Ray Tune search (Optuna TPE + ASHA) over DeepSpeech2 trials.
+
+With no arguments it builds the espeak-ng demo corpus once (``results/demo_data``) and runs a small
+CPU search of ``search_spaces/default.yaml`` that finishes in minutes on 2 cores. Every trial is a
+Ray Train run (``trainables``); every trial is an MLflow child run of the search's parent run
+(``mlflow ui --backend-store-uri sqlite:///results/mlflow.db``). Ctrl-C leaves a state that
+``--resume`` continues, up to the same number of trials, with the searcher's memory intact.
+
+Ray, Optuna and MLflow are imported where used, so that ``--help`` and a bad flag or space file
+answer at once, before anything starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import sys
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from tune_asr.search_space import SearchSpace, SpaceError, load_space
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SPACE = REPO_ROOT / "search_spaces" / "default.yaml"
+DEMO_UTTERANCES = 240
+SETTINGS_FILE = "search.json"
+# Flags whose values the saved search fixes; --resume rejects them.
+SEARCH_FLAGS = ("data", "space", "trials", "max_epochs", "gpus_per_trial", "workers_per_trial", "cpus_per_worker",
+                "seed", "mlflow_uri", "grace_period", "reduction_factor")
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """Everything that defines a search; saved as ``<storage>/<name>/search.json`` for ``--resume``."""
+
+    name: str
+    storage: str
+    data: str
+    space: str
+    trials: int
+    max_epochs: int
+    gpus_per_trial: float
+    workers_per_trial: int
+    cpus_per_worker: float | None
+    seed: int
+    grace_period: int
+    reduction_factor: float
+    mlflow_uri: str
+    search_id: str
+
+    @property
+    def experiment_dir(self) -> Path:
+        return Path(self.storage) / self.name
+
+    def save(self) -> None:
+        self.experiment_dir.mkdir(parents=True, exist_ok=True)
+        (self.experiment_dir / SETTINGS_FILE).write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
+
+    @classmethod
+    def load(cls, experiment_dir: Path) -> "SearchSettings":
+        return cls(**json.loads((experiment_dir / SETTINGS_FILE).read_text(encoding="utf-8")))
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m tune_asr.search", description=__doc__.split("\n\n")[0])
+    add = parser.add_argument
+    add("--data", type=Path, help="NSML dataset root (default: the demo corpus, built once under STORAGE/demo_data)")
+    add("--space", type=Path, help=f"search-space YAML (default: {DEFAULT_SPACE.relative_to(REPO_ROOT)})")
+    add("--trials", type=int, help="number of trials (default: 8)")
+    add("--max-epochs", type=int, help="epochs of a trial that ASHA never stops (default: the space's epochs)")
+    add("--gpus-per-trial", type=float, help="0: CPU trials; 0.25: four trials share a GPU; 2: two DDP workers, one GPU each (default: 0)")
+    add("--workers-per-trial", type=int, help="CPU trials: DDP workers over gloo (default: 1)")
+    add("--cpus-per-worker", type=float, help="CPUs per worker (default: one core per worker on CPU, 1 on GPU)")
+    add("--name", help="search name: the folder STORAGE/NAME and the MLflow experiment (default: search-<time>)")
+    add("--storage", type=Path, default=Path("results"), help="where searches, checkpoints and mlflow.db live (default: results)")
+    add("--resume", action="store_true", help="continue the search NAME (default: the latest one under STORAGE)")
+    add("--address", help="an existing Ray cluster (default: RAY_ADDRESS, else a new local one)")
+    add("--seed", type=int, help="seed of the TPE sampler (default: 0)")
+    add("--mlflow-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///STORAGE/mlflow.db)")
+    add("--grace-period", type=int, help="epochs before ASHA may stop a trial (default: 1)")
+    add("--reduction-factor", type=float, help="ASHA keeps 1/this of the trials at each rung (default: 2)")
+    return parser.parse_args(argv)
+
+
+def new_settings(args: argparse.Namespace) -> SearchSettings:
+    """Check flags and the space file (before Ray starts) and resolve every default."""
+    from trainables import TrialResources
+    from tune_asr.tracking import resolve_tracking_uri
+
+    storage = args.storage.resolve()
+    name = args.name or time.strftime("search-%Y%m%d-%H%M%S")
+    if (storage / name / SETTINGS_FILE).exists():
+        raise ValueError(f"{storage / name} already holds a search: pass --resume, or another --name")
+    space = load_space(args.space or DEFAULT_SPACE)
+    max_epochs = _or(args.max_epochs, space.fixed_value("epochs"))
+    grace_period = _or(args.grace_period, 1)
+    if args.data is not None and not (args.data / "train" / "train_label").is_file():
+        raise ValueError(f"--data {args.data}: no train/train_label there (expected the NSML layout)")
+    resources = TrialResources(_or(args.gpus_per_trial, 0.0), _or(args.workers_per_trial, 1), args.cpus_per_worker)
+    settings = SearchSettings(
+        name=name, storage=str(storage),
+        data=str((args.data or storage / "demo_data").resolve()), space=str(Path(space.source).resolve()),
+        trials=_or(args.trials, 8), max_epochs=max_epochs,
+        gpus_per_trial=resources.gpus_per_trial, workers_per_trial=resources.workers_per_trial,
+        cpus_per_worker=args.cpus_per_worker, seed=_or(args.seed, 0),
+        grace_period=grace_period, reduction_factor=_or(args.reduction_factor, 2.0),
+        mlflow_uri=resolve_tracking_uri(args.mlflow_uri, storage), search_id=uuid.uuid4().hex,
+    )
+    checks = {
+        "--trials": settings.trials >= 1,
+        "--max-epochs": max_epochs >= 1,
+        "--grace-period": 1 <= grace_period <= max_epochs,
+        "--reduction-factor": settings.reduction_factor > 1,
+    }
+    bad = [flag for flag, ok in checks.items() if not ok]
+    if bad:
+        raise ValueError(f"invalid value for {', '.join(bad)} (max epochs {max_epochs}, grace period {grace_period})")
+    return settings
+
+
+def _or(value: Any, default: Any) -> Any:
+    """The flag's value if given (0 included), else the default."""
+    return default if value is None else value
+
+
+def saved_settings(args: argparse.Namespace) -> SearchSettings:
+    """The settings of the search to resume: ``--name``, else the latest search under ``--storage``."""
+    given = [f"--{flag.replace('_', '-')}" for flag in SEARCH_FLAGS if getattr(args, flag) is not None]
+    if given:
+        raise ValueError(f"--resume takes the saved search's settings; drop {', '.join(given)}")
+    storage = args.storage.resolve()
+    if args.name:
+        experiment_dir = storage / args.name
+    else:
+        saved = sorted(storage.glob(f"*/{SETTINGS_FILE}"), key=lambda p: p.stat().st_mtime)
+        if not saved:
+            raise ValueError(f"--resume: no search found under {storage}")
+        experiment_dir = saved[-1].parent
+    if not (experiment_dir / SETTINGS_FILE).is_file():
+        raise ValueError(f"--resume: {experiment_dir} holds no search ({SETTINGS_FILE} missing)")
+    return SearchSettings.load(experiment_dir)
+
+
+def ensure_demo_data(settings: SearchSettings) -> None:
+    """Build the demo corpus once; written aside and renamed, so Ctrl-C never leaves half of it."""
+    target = Path(settings.data)
+    if target.exists() or target != Path(settings.storage) / "demo_data":
+        return
+    from tune_asr.data.demo import make_demo
+
+    partial = target.with_name(target.name + ".partial")
+    if partial.exists():
+        shutil.rmtree(partial)
+    print(f"Building the demo corpus ({DEMO_UTTERANCES} utterances, espeak-ng) in {target} ...", flush=True)
+    make_demo(partial, DEMO_UTTERANCES, seed=0, progress=False)
+    partial.rename(target)
+
+
+def build_tuner(settings: SearchSettings):
+    """The saved Tuner (trials, searcher, callbacks) if the experiment folder holds one, else a fresh one."""
+    import optuna
+    import ray
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.search.optuna import OptunaSearch
+
+    from trainables import METRIC, MODE, TrialResources, make_trainable
+    from tune_asr.tracking import MLflowTracker
+
+    resources = TrialResources(settings.gpus_per_trial, settings.workers_per_trial, settings.cpus_per_worker)
+    trainable = make_trainable(settings.data, resources, settings.experiment_dir / "train_runs")
+    if tune.Tuner.can_restore(str(settings.experiment_dir)):
+        return tune.Tuner.restore(str(settings.experiment_dir), trainable, resume_unfinished=True)
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space = load_space(settings.space).with_fixed(epochs=settings.max_epochs)
+    searched = _searched_keys(space)
+    concurrency = min(settings.trials, resources.max_concurrent(ray.cluster_resources()))
+    tracker = MLflowTracker(settings.mlflow_uri, settings.name, settings.search_id,
+                            {k: v for k, v in asdict(settings).items() if k != "search_id"}, settings.space)
+    return tune.Tuner(
+        trainable,
+        tune_config=tune.TuneConfig(
+            search_alg=OptunaSearch(space=space, metric=METRIC, mode=MODE, sampler=optuna.samplers.TPESampler(seed=settings.seed)),
+            # stop_last_trials=False: a trial that reaches max_t ends on its own, so its Train run
+            # shuts down cleanly and frees its placement group at once.
+            scheduler=ASHAScheduler(time_attr="epoch", metric=METRIC, mode=MODE, max_t=settings.max_epochs,
+                                    grace_period=settings.grace_period, reduction_factor=settings.reduction_factor,
+                                    stop_last_trials=False),
+            num_samples=settings.trials,
+            max_concurrent_trials=concurrency,
+            trial_dirname_creator=trial_dirname,
+        ),
+        run_config=tune.RunConfig(
+            name=settings.name,
+            storage_path=settings.storage,
+            callbacks=[tracker],
+            failure_config=tune.FailureConfig(max_failures=1),  # the retry resumes from the Train checkpoint
+            progress_reporter=tune.CLIReporter(
+                metric_columns=["epoch", METRIC, "val_loss"], parameter_columns=searched,
+                max_column_length=10, max_report_frequency=15, metric=METRIC, mode=MODE, sort_by_metric=True,
+            ),
+            verbose=1,
+        ),
+    )
+
+
+def trial_dirname(trial) -> str:
+    """Short trial folders (Ray's default packs every parameter into the name)."""
+    return f"trial_{trial.trial_id}"
+
+
+def _searched_keys(space: SearchSpace) -> list[str]:
+    """Top-level keys that vary between trials: the live table's columns (every trial has them;
+    Ray's reporter fails on a conditional key that some trials lack)."""
+    from tune_asr.search_space import Fixed
+
+    return [key for key, param in space.params.items() if not isinstance(param, Fixed)]
+
+
+def print_summary(results, settings: SearchSettings, seconds: float) -> bool:
+    """Print the leaderboard (``tune_asr.results``) and the best checkpoint; returns whether the search is complete."""
+    from tune_asr.checkpoint import CHECKPOINT_FILE
+    from tune_asr.results import format_leaderboard, leaderboard, load_experiment
+
+    experiment = load_experiment(settings.experiment_dir)
+    table = leaderboard(experiment)
+    print(f"\n{format_leaderboard(experiment, table)}\n\nSearch time: {seconds:.0f} s")
+    if table["val_cer"].notna().any():
+        best = table.iloc[0]
+        print(f"Best: trial {best['trial']}, val_cer {best['val_cer']:.4f} at epoch {int(best['best_epoch'])}"
+              f"\nBest checkpoint: {best['checkpoint']}/{CHECKPOINT_FILE}")
+    print(f"MLflow: mlflow ui --backend-store-uri {settings.mlflow_uri}"
+          f"\nPlots and leaderboard.csv: python -m tune_asr.results {settings.experiment_dir}")
+    complete = results.num_terminated + results.num_errors >= settings.trials
+    if not complete:
+        print(f"\nThe search stopped early. Resume it with:\n  python -m tune_asr.search --resume --name {settings.name} "
+              f"--storage {settings.storage}")
+    return complete
+
+
+def init_ray(address: str | None = None, **kwargs: Any) -> None:
+    """Join ``address`` (or ``RAY_ADDRESS``), else start a local Ray whose actors can find it again.
+
+    A trial that ASHA or Ctrl-C kills leaves its Train placement group to a detached cleaner actor,
+    which asks Ray's State API whether the trial's controller died. With no address to go by, that
+    client scans the host, fails when several Ray clusters run there (other users, other searches),
+    and the group leaks: the next trial's workers never start (a hang). A cluster started here
+    serves its dashboard on a known port that every actor gets as ``RAY_API_SERVER_ADDRESS``.
+    """
+    import ray
+
+    if address or os.environ.get("RAY_ADDRESS"):
+        ray.init(address=address, log_to_driver=False, **kwargs)
+        return
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    ray.init(address="local", dashboard_port=port, log_to_driver=False,
+             runtime_env={"env_vars": {"RAY_API_SERVER_ADDRESS": f"http://127.0.0.1:{port}"}}, **kwargs)
+
+
+def run(settings: SearchSettings, address: str | None) -> bool:
+    """Start or join Ray, run the search, print its summary; returns whether it completed."""
+    import ray
+
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the compact CLIReporter table, not per-result logs
+    started_here = not ray.is_initialized()
+    if started_here:
+        init_ray(address)
+    try:
+        if ray.cluster_resources().get("GPU") and not settings.gpus_per_trial:
+            print("Note: the cluster has GPUs, but trials run on CPU; pass --gpus-per-trial to use them.")
+        start = time.time()
+        results = build_tuner(settings).fit()
+        return print_summary(results, settings, time.time() - start)
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns 0 when the search completed, 1 when interrupted, 2 on bad input."""
+    args = parse_args(argv)
+    try:
+        if args.resume:
+            settings = saved_settings(args)
+        else:
+            settings = new_settings(args)
+            settings.save()
+    except (SpaceError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    ensure_demo_data(settings)
+    return 0 if run(settings, args.address) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""Every search in MLflow: one experiment per search name, a parent run, a child run per trial.
+
+It runs on the Tune driver, keyed by trial id, rather than in the trials: Ray's own MLflow callback
+makes no parent run and opens a second run for a resumed trial. Runs are found again by tags
+(search id + trial id), so ``--resume`` continues the same runs and adds no duplicates.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param
+from ray.tune import Callback
+from ray.tune.experiment import Trial
+from ray.tune.result import AUTO_RESULT_KEYS
+
+from tune_asr.checkpoint import CHECKPOINT_FILE
+from tune_asr.config import TrainConfig
+
+TAG_SEARCH = "tune_asr.search_id"  # one search, kept across --resume
+TAG_TRIAL = "tune_asr.trial_id"
+TAG_ROLE = "tune_asr.role"  # "search" (the parent run) or "trial"
+TAG_PARENT = "mlflow.parentRunId"  # how the MLflow UI nests runs
+METRIC = "val_cer"
+
+
+def resolve_tracking_uri(cli_uri: str | None, results_dir: Path) -> str:
+    """``--mlflow-uri``, else ``MLFLOW_TRACKING_URI``, else ``sqlite:///<results>/mlflow.db``.
+
+    A relative sqlite path is made absolute now, on the driver: Ray runs trials in other folders.
+    """
+    uri = cli_uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{results_dir / 'mlflow.db'}"
+    prefix = "sqlite:///"
+    if uri.startswith(prefix):
+        uri = prefix + str(Path(uri[len(prefix):]).resolve())
+    return uri
+
+
+def _artifact_location(tracking_uri: str, experiment: str) -> str | None:
+    """Artifacts beside a local sqlite database; a tracking server chooses its own."""
+    if tracking_uri.startswith("sqlite:///"):
+        return str(Path(tracking_uri[len("sqlite:///"):]).parent / "mlartifacts" / experiment)
+    return None
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class MLflowTracker(Callback):
+    """Tune callback: params, per-epoch metrics (step = epoch), status and artifacts per trial.
+
+    Picklable (Tune stores it in the experiment state for ``--resume``): the MLflow client is made
+    in :meth:`setup`, and the per-trial best checkpoints travel through ``get_state``/``set_state``.
+    """
+
+    def __init__(self, tracking_uri: str, experiment: str, search_id: str, search_params: dict[str, Any], space_file: str):
+        self.tracking_uri, self.experiment, self.search_id = tracking_uri, experiment, search_id
+        self.search_params, self.space_file = search_params, space_file
+        self.best: dict[str, tuple[float, str | None]] = {}  # trial id → (best val_cer, its checkpoint path)
+        self._client: MlflowClient | None = None
+        self._experiment_id = ""
+        self._parent_id = ""
+        self._runs: dict[str, str] = {}  # trial id → run id
+        self._total = 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.update(_client=None, _runs={}, _experiment_id="", _parent_id="")
+        return state
+
+    def get_state(self) -> dict[str, Any]:
+        return {"best": self.best}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.best = state["best"]
+
+    def setup(self, total_num_samples: int = 0, **info: Any) -> None:
+        self._client = MlflowClient(self.tracking_uri)
+        self._total = total_num_samples
+        existing = self._client.get_experiment_by_name(self.experiment)
+        self._experiment_id = existing.experiment_id if existing else self._client.create_experiment(
+            self.experiment, artifact_location=_artifact_location(self.tracking_uri, self.experiment)
+        )
+        found = self._find(f"tags.`{TAG_SEARCH}` = '{self.search_id}' and tags.`{TAG_ROLE}` = 'search'")
+        if found:
+            self._parent_id = found
+            self._client.update_run(found, status="RUNNING")
+            return
+        run = self._client.create_run(self._experiment_id, run_name=self.experiment, tags={TAG_SEARCH: self.search_id, TAG_ROLE: "search"})
+        self._parent_id = run.info.run_id
+        self._client.log_batch(self._parent_id, params=[Param(k, str(v)) for k, v in self.search_params.items()])
+        self._client.log_artifact(self._parent_id, self.space_file)
+
+    def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        run_id = self._run_id(trial)
+        self._client.update_run(run_id, status="RUNNING")
+
+    def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial, result: dict[str, Any], **info: Any) -> None:
+        step, now = int(result["epoch"]), _now_ms()
+        metrics = [
+            Metric(key, float(value), now, step)
+            for key, value in result.items()
+            if key not in AUTO_RESULT_KEYS and isinstance(value, (int, float)) and not isinstance(value, bool)
+        ]
+        self._client.log_batch(self._run_id(trial), metrics=metrics)
+        value = result.get(METRIC)
+        # "<=": among equal scores Ray Train keeps the latest checkpoint, so that one is the best.
+        if value is not None and math.isfinite(value) and value <= self.best.get(trial.trial_id, (math.inf, None))[0]:
+            self.best[trial.trial_id] = (value, result.get("checkpoint_path"))
+
+    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        self._finish(trial, "FINISHED")
+
+    def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        self._finish(trial, "FAILED")
+
+    def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
+        """Trials cut short by Ctrl-C become KILLED, and so does the parent unless all trials ended."""
+        for trial in trials:
+            if trial.trial_id in self._runs and trial.status not in (Trial.TERMINATED, Trial.ERROR):
+                self._client.set_terminated(self._runs[trial.trial_id], "KILLED")
+        done = len(trials) >= self._total and all(t.status in (Trial.TERMINATED, Trial.ERROR) for t in trials)
+        self._client.set_terminated(self._parent_id, "FINISHED" if done else "KILLED")
+
+    def _find(self, filter_string: str) -> str | None:
+        runs = self._client.search_runs([self._experiment_id], filter_string=filter_string, max_results=2)
+        if len(runs) > 1:
+            raise RuntimeError(f"MLflow holds several runs for {filter_string!r} in experiment {self.experiment!r}")
+        return runs[0].info.run_id if runs else None
+
+    def _run_id(self, trial: Trial) -> str:
+        """The trial's child run: cached, else found by tags (a resumed search), else created."""
+        if trial.trial_id in self._runs:
+            return self._runs[trial.trial_id]
+        run_id = self._find(f"tags.`{TAG_SEARCH}` = '{self.search_id}' and tags.`{TAG_TRIAL}` = '{trial.trial_id}'")
+        if run_id is None:
+            tags = {TAG_SEARCH: self.search_id, TAG_ROLE: "trial", TAG_TRIAL: trial.trial_id, TAG_PARENT: self._parent_id}
+            run_id = self._client.create_run(self._experiment_id, run_name=str(trial), tags=tags).info.run_id
+            self._client.log_batch(run_id, params=[Param(k, str(v)) for k, v in sorted(trial.config.items())])
+            try:
+                resolved = TrainConfig.from_dict(trial.config).to_json()
+            except ValueError:  # the trial fails on this config; keep what it was asked to run
+                resolved = json.dumps(trial.config, indent=2)
+            self._client.log_text(run_id, resolved, "config.json")
+        self._runs[trial.trial_id] = run_id
+        return run_id
+
+    def _finish(self, trial: Trial, status: str) -> None:
+        run_id = self._run_id(trial)
+        best_cer, checkpoint = self.best.get(trial.trial_id, (None, None))
+        if checkpoint and (Path(checkpoint) / CHECKPOINT_FILE).exists():
+            self._client.log_artifact(run_id, str(Path(checkpoint) / CHECKPOINT_FILE), "best_checkpoint")
+            self._client.set_tag(run_id, "best_checkpoint", checkpoint)
+        if best_cer is not None:
+            self._client.log_batch(run_id, metrics=[Metric("best_val_cer", best_cer, _now_ms(), 0)])
+        epochs = trial.last_result.get("epoch", 0)
+        self._client.set_tag(run_id, "stopped_early", str(status == "FINISHED" and epochs < trial.config.get("epochs", epochs)))
+        self._client.set_terminated(run_id, status)
