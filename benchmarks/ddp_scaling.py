@@ -18,7 +18,7 @@ from pathlib import Path
 import ray
 from ray.train.torch import TorchTrainer
 
-from trainables import TrialResources, train_loop_per_worker
+from trainables import TrialResources, train_loop_per_worker, worker_spec
 from tune_asr.config import TrainConfig
 
 
@@ -26,9 +26,7 @@ def run(data: Path, config: TrainConfig, resources: TrialResources, storage: Pat
     started = time.time()
     trainer = TorchTrainer(
         train_loop_per_worker,
-        train_loop_config={"config": config.to_dict(), "data_dir": str(data.resolve()),
-                           "torch_threads": None if resources.use_gpu else resources.torch_threads,
-                           "trial_started": started},
+        train_loop_config=worker_spec(config.to_dict(), data, resources, started),
         scaling_config=resources.scaling_config(),
         run_config=ray.train.RunConfig(name=f"ddp_{resources.num_workers}_{int(started)}", storage_path=str(storage.resolve())),
     )

@@ -32,7 +32,7 @@ DEMO_UTTERANCES = 240
 SETTINGS_FILE = "search.json"
 # Flags whose values the saved search fixes; --resume rejects them.
 SEARCH_FLAGS = ("data", "space", "trials", "max_epochs", "gpus_per_trial", "workers_per_trial", "cpus_per_worker",
-                "seed", "mlflow_uri", "grace_period", "reduction_factor")
+                "seed", "mlflow_uri", "grace_period", "reduction_factor", "searcher", "scheduler", "strict")
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,9 @@ class SearchSettings:
     reduction_factor: float
     mlflow_uri: str
     search_id: str
+    searcher: str = "tpe"  # "random": Optuna's RandomSampler, the baseline of the efficiency benchmark
+    scheduler: str = "asha"  # "fifo": no early stopping
+    strict: bool = False  # any bad input file stops the search (and every trial) instead of being skipped
 
     @property
     def experiment_dir(self) -> Path:
@@ -85,6 +88,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--mlflow-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///STORAGE/mlflow.db)")
     add("--grace-period", type=int, help="epochs before ASHA may stop a trial (default: 1)")
     add("--reduction-factor", type=float, help="ASHA keeps 1/this of the trials at each rung (default: 2)")
+    add("--searcher", choices=["tpe", "random"], help="Optuna sampler: seeded TPE (default) or random search")
+    add("--scheduler", choices=["asha", "fifo"], help="asha: stop bad trials early (default); fifo: run every trial to the end")
+    add("--shared-storage", action="store_true",
+        help="STORAGE is mounted at the same path on every node of the cluster (NFS and the like); "
+             "needed with several nodes unless STORAGE is on a network file system")
+    add("--strict", action="store_true", default=None,
+        help="stop with the list of bad input files instead of skipping them (checked before Ray starts)")
     return parser.parse_args(argv)
 
 
@@ -111,6 +121,7 @@ def new_settings(args: argparse.Namespace) -> SearchSettings:
         cpus_per_worker=args.cpus_per_worker, seed=_or(args.seed, 0),
         grace_period=grace_period, reduction_factor=_or(args.reduction_factor, 2.0),
         mlflow_uri=resolve_tracking_uri(args.mlflow_uri, storage), search_id=uuid.uuid4().hex,
+        searcher=_or(args.searcher, "tpe"), scheduler=_or(args.scheduler, "asha"), strict=bool(args.strict),
     )
     checks = {
         "--trials": settings.trials >= 1,
@@ -162,19 +173,40 @@ def ensure_demo_data(settings: SearchSettings) -> None:
     partial.rename(target)
 
 
+def check_data(settings: SearchSettings) -> None:
+    """Validate the data once, on the driver, before Ray starts: print the report of skipped files
+    (name and reason each); with ``--strict`` any bad file raises ``DataError`` with that list.
+
+    The checks use the space's fixed values (``min_seconds``, ``max_seconds``, ``vocab_path``, ``unit``);
+    trials whose searched values differ validate again with their own, quietly.
+    """
+    from tune_asr.config import TrainConfig
+    from tune_asr.data.corpus import load_corpus
+    from tune_asr.search_space import Fixed
+
+    fixed = {key: param.value for key, param in load_space(settings.space).params.items() if isinstance(param, Fixed)}
+    try:
+        config = TrainConfig.from_dict(fixed)
+    except ValueError:
+        config = TrainConfig()
+    report = load_corpus(settings.data, config, strict=settings.strict).report
+    if report.problems:
+        print(f"Data check: {report.summary()}", flush=True)
+
+
 def build_tuner(settings: SearchSettings):
     """The saved Tuner (trials, searcher, callbacks) if the experiment folder holds one, else a fresh one."""
     import optuna
     import ray
     from ray import tune
-    from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
     from ray.tune.search.optuna import OptunaSearch
 
-    from trainables import METRIC, MODE, TrialResources, make_trainable
+    from trainables import METRIC, MODE, NoRetryOnDivergence, TrialResources, make_trainable
     from tune_asr.tracking import MLflowTracker
 
     resources = TrialResources(settings.gpus_per_trial, settings.workers_per_trial, settings.cpus_per_worker)
-    trainable = make_trainable(settings.data, resources, settings.experiment_dir / "train_runs")
+    trainable = make_trainable(settings.data, resources, settings.experiment_dir / "train_runs", settings.strict)
     if tune.Tuner.can_restore(str(settings.experiment_dir)):
         return tune.Tuner.restore(str(settings.experiment_dir), trainable, resume_unfinished=True)
 
@@ -184,15 +216,17 @@ def build_tuner(settings: SearchSettings):
     concurrency = min(settings.trials, resources.max_concurrent(ray.cluster_resources()))
     tracker = MLflowTracker(settings.mlflow_uri, settings.name, settings.search_id,
                             {k: v for k, v in asdict(settings).items() if k != "search_id"}, settings.space)
+    samplers = {"tpe": optuna.samplers.TPESampler, "random": optuna.samplers.RandomSampler}
+    # stop_last_trials=False: a trial that reaches max_t ends on its own, so its Train run
+    # shuts down cleanly and frees its placement group at once.
+    scheduler = FIFOScheduler() if settings.scheduler == "fifo" else ASHAScheduler(
+        time_attr="epoch", metric=METRIC, mode=MODE, max_t=settings.max_epochs, grace_period=settings.grace_period,
+        reduction_factor=settings.reduction_factor, stop_last_trials=False)
     return tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(
-            search_alg=OptunaSearch(space=space, metric=METRIC, mode=MODE, sampler=optuna.samplers.TPESampler(seed=settings.seed)),
-            # stop_last_trials=False: a trial that reaches max_t ends on its own, so its Train run
-            # shuts down cleanly and frees its placement group at once.
-            scheduler=ASHAScheduler(time_attr="epoch", metric=METRIC, mode=MODE, max_t=settings.max_epochs,
-                                    grace_period=settings.grace_period, reduction_factor=settings.reduction_factor,
-                                    stop_last_trials=False),
+            search_alg=OptunaSearch(space=space, metric=METRIC, mode=MODE, sampler=samplers[settings.searcher](seed=settings.seed)),
+            scheduler=scheduler,
             num_samples=settings.trials,
             max_concurrent_trials=concurrency,
             trial_dirname_creator=trial_dirname,
@@ -200,7 +234,7 @@ def build_tuner(settings: SearchSettings):
         run_config=tune.RunConfig(
             name=settings.name,
             storage_path=settings.storage,
-            callbacks=[tracker],
+            callbacks=[tracker, NoRetryOnDivergence()],
             failure_config=tune.FailureConfig(max_failures=1),  # the retry resumes from the Train checkpoint
             progress_reporter=tune.CLIReporter(
                 metric_columns=["epoch", METRIC, "val_loss"], parameter_columns=searched,
@@ -266,7 +300,42 @@ def init_ray(address: str | None = None, **kwargs: Any) -> None:
              runtime_env={"env_vars": {"RAY_API_SERVER_ADDRESS": f"http://127.0.0.1:{port}"}}, **kwargs)
 
 
-def run(settings: SearchSettings, address: str | None) -> bool:
+NETWORK_FILESYSTEMS = ("nfs", "nfs4", "cifs", "smb3", "lustre", "gpfs", "beegfs", "ceph", "glusterfs", "9p",
+                       "fuse.s3fs", "fuse.gcsfuse", "fuse.juicefs", "fuse.sshfs", "fuse.glusterfs", "fuse.cephfs")
+
+
+class StorageError(ValueError):
+    """``--storage`` cannot serve this cluster (not every node can reach it)."""
+
+
+def filesystem_type(path: Path, mounts: Path = Path("/proc/mounts")) -> str | None:
+    """The type of the file system holding ``path`` (longest mount point that contains it), if known."""
+    try:
+        lines = mounts.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    best, kind = "", None
+    for line in lines:
+        fields = line.split()
+        if len(fields) >= 3:
+            point = fields[1].replace("\\040", " ")
+            if (str(path) == point or str(path).startswith(point.rstrip("/") + "/")) and len(point) >= len(best):
+                best, kind = point, fields[2]
+    return kind
+
+
+def check_storage(storage: Path, nodes: int, shared: bool) -> None:
+    """With several nodes, trials (Train checkpoints, Tune state) must reach ``storage`` from every node:
+    a network file system, or a path that ``--shared-storage`` declares mounted alike everywhere."""
+    if nodes <= 1 or shared or filesystem_type(storage) in NETWORK_FILESYSTEMS:
+        return
+    raise StorageError(
+        f"--storage {storage} is on a local disk ({filesystem_type(storage) or 'unknown'} file system) but the Ray cluster "
+        f"has {nodes} nodes, whose trials could not reach it. Put it on storage that every node mounts at the same path "
+        "(e.g. NFS) and pass --shared-storage; see docs/cluster.md")
+
+
+def run(settings: SearchSettings, address: str | None, shared_storage: bool = False) -> bool:
     """Start or join Ray, run the search, print its summary; returns whether it completed."""
     import ray
 
@@ -275,6 +344,7 @@ def run(settings: SearchSettings, address: str | None) -> bool:
     if started_here:
         init_ray(address)
     try:
+        check_storage(Path(settings.storage), sum(1 for node in ray.nodes() if node["Alive"]), shared_storage)
         if ray.cluster_resources().get("GPU") and not settings.gpus_per_trial:
             print("Note: the cluster has GPUs, but trials run on CPU; pass --gpus-per-trial to use them.")
         start = time.time()
@@ -289,16 +359,25 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns 0 when the search completed, 1 when interrupted, 2 on bad input."""
     args = parse_args(argv)
     try:
-        if args.resume:
-            settings = saved_settings(args)
-        else:
-            settings = new_settings(args)
-            settings.save()
+        settings = saved_settings(args) if args.resume else new_settings(args)
     except (SpaceError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     ensure_demo_data(settings)
-    return 0 if run(settings, args.address) else 1
+    try:
+        check_data(settings)
+    except ValueError as error:  # DataError: --strict and bad files, or nothing usable left
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if not args.resume:
+        settings.save()
+    try:
+        return 0 if run(settings, args.address, args.shared_storage) else 1
+    except StorageError as error:
+        if not args.resume:  # nothing ran: the same command with --shared-storage may start afresh
+            (settings.experiment_dir / SETTINGS_FILE).unlink(missing_ok=True)
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

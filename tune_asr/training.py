@@ -37,7 +37,14 @@ PAD_TO_SAMPLES = 5120  # 0.32 s: batch shapes in steps of 32 feature frames
 
 
 class TrainingDiverged(RuntimeError):
-    """The training loss became NaN or infinite (typically a learning rate far too high)."""
+    """The training loss became NaN or infinite (typically a learning rate far too high).
+
+    Deterministic: a retry of the same configuration diverges again, so it is not worth one.
+    """
+
+    def __init__(self, message: str, epoch: int = 0):
+        super().__init__(message)
+        self.epoch = epoch
 
 
 @dataclass(frozen=True)
@@ -107,8 +114,9 @@ class Trainer:
         self.evaluation: Evaluation | None = None
         self.ddp_model = self.model
         if self.world_size > 1:
-            device_ids = [device.index] if device.type == "cuda" else None
-            self.ddp_model = DistributedDataParallel(self.model, device_ids=device_ids)
+            # device_ids=None: with device ids, DDP would move every input to the GPU, the host-side
+            # lengths that packing needs included.
+            self.ddp_model = DistributedDataParallel(self.model, device_ids=None)
 
     def _batches(self, utterances: list[Utterance], epoch: int, shuffle: bool) -> list[list[Utterance]]:
         indices = length_batches(
@@ -161,7 +169,7 @@ class Trainer:
         total_loss, total_batches, total_audio = _all_reduce_sum([loss_sum.item(), len(batches), audio_seconds], self.device)
         mean_loss = total_loss / max(1, total_batches)
         if not math.isfinite(mean_loss):
-            raise TrainingDiverged(f"epoch {epoch}: training loss is {mean_loss} (lr={self.config.lr:g})")
+            raise TrainingDiverged(f"epoch {epoch}: training loss is {mean_loss} (lr={self.config.lr:g})", epoch)
         return mean_loss, total_audio, time.perf_counter() - start
 
     @torch.no_grad()
