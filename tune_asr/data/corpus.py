@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from tune_asr.config import TrainConfig
-from tune_asr.data.audio import AudioError, duration_seconds, read_pcm
+from tune_asr.data.audio import BYTES_PER_SAMPLE, SAMPLE_RATE, AudioError, duration_seconds, read_pcm
 from tune_asr.data.labels import read_labels
 from tune_asr.data.vocab import Vocabulary
 
@@ -92,6 +92,11 @@ def read_train_folder(data_dir: Path, config: TrainConfig) -> tuple[list[Utteran
         if not row.text:
             report.add(row.filename, f"empty transcript (train_label line {row.line})")
             continue
+        # Length from the file size first: an hour-long file is reported without being decoded.
+        size = (audio_dir / row.filename).stat().st_size
+        if size and not size % BYTES_PER_SAMPLE and size / BYTES_PER_SAMPLE / SAMPLE_RATE > config.max_seconds:
+            report.add(row.filename, f"too long: {size / BYTES_PER_SAMPLE / SAMPLE_RATE:.1f} s > max_seconds={config.max_seconds}")
+            continue
         try:
             samples = read_pcm(audio_dir / row.filename)
         except AudioError as error:
@@ -158,6 +163,6 @@ def read_audio_folder(folder: Path) -> tuple[list[tuple[str, np.ndarray]], list[
     for path in sorted(p for p in Path(folder).iterdir() if p.is_file()):
         try:
             readable.append((path.name, read_pcm(path)))
-        except AudioError as error:
+        except (AudioError, OSError) as error:  # OSError: a file the system refuses to read
             problems.append((path.name, str(error)))
     return readable, problems

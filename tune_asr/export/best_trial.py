@@ -31,7 +31,7 @@ class Choice:
         return f"trial {self.trial_id}, epoch {self.epoch}: val_cer {self.val_cer:.4f}, val_loss {self.val_loss:.4f}"
 
 
-def _within(path: Path, experiment: Path) -> Path:
+def local_checkpoint_dir(path: Path, experiment: Path) -> Path:
     """The same checkpoint inside ``experiment`` when it is there (a copied or moved search folder,
     e.g. fetched from the GPU machine), else the path as reported."""
     if experiment.name not in path.parts:
@@ -62,7 +62,7 @@ def choose(experiment: Path, trial_id: str | None = None) -> Choice:
             value, location = row.get(METRIC), row.get(CHECKPOINT_KEY)
             if not isinstance(location, str) or not isinstance(value, float) or not math.isfinite(value):
                 continue
-            directory = _within(Path(location), experiment)
+            directory = local_checkpoint_dir(Path(location), experiment)
             if (directory / CHECKPOINT_FILE).is_file():
                 candidates.append(Choice(trial.trial_id, int(row["epoch"]), value, float(row.get("val_loss", math.nan)), directory))
     if not candidates:

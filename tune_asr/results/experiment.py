@@ -16,7 +16,7 @@ import pandas as pd
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
 from trainables import TrialResources
-from tune_asr.export.best_trial import _within
+from tune_asr.export.best_trial import local_checkpoint_dir
 from tune_asr.search import SETTINGS_FILE, SearchSettings
 from tune_asr.search_space import SearchSpace, SpaceError, load_space
 
@@ -133,7 +133,7 @@ def _trial_run(trial: Any, history: pd.DataFrame | None, space: SearchSpace, max
     if len(scored):
         best = scored[scored["val_cer"] == scored["val_cer"].min()].iloc[-1].to_dict()  # Ray Train keeps the latest of ties
         if best_checkpoint := best.get("checkpoint_path"):
-            best["checkpoint_path"] = str(_within(Path(best_checkpoint), experiment))
+            best["checkpoint_path"] = str(local_checkpoint_dir(Path(best_checkpoint), experiment))
     params, distributions = _searched(space, trial.config, trial.trial_id)
     status = _status(trial.status, _epochs(history), max_epochs)
     return TrialRun(trial.trial_id, status, params, distributions, history.reset_index(drop=True), _error_line(trial), best)
