@@ -10,7 +10,7 @@ Use from any driver::
 """
 
 from trainables.resources import TRIAL_DRIVER_CPU, TrialResources
-from trainables.trial import METRIC, MODE, make_trainable, run_trial
+from trainables.trial import METRIC, MODE, NoRetryOnDivergence, make_trainable, run_trial
 from trainables.worker import train_loop_per_worker, worker_spec
 
-__all__ = ["METRIC", "MODE", "TRIAL_DRIVER_CPU", "TrialResources", "make_trainable", "run_trial", "train_loop_per_worker", "worker_spec"]
+__all__ = ["METRIC", "MODE", "NoRetryOnDivergence", "TRIAL_DRIVER_CPU", "TrialResources", "make_trainable", "run_trial", "train_loop_per_worker", "worker_spec"]

@@ -181,7 +181,7 @@ def check_data(settings: SearchSettings) -> None:
     trials whose searched values differ validate again with their own, quietly.
     """
     from tune_asr.config import TrainConfig
-    from tune_asr.data.corpus import load_corpus
+    from tune_asr.data.corpus import check_corpus
     from tune_asr.search_space import Fixed
 
     fixed = {key: param.value for key, param in load_space(settings.space).params.items() if isinstance(param, Fixed)}
@@ -189,7 +189,7 @@ def check_data(settings: SearchSettings) -> None:
         config = TrainConfig.from_dict(fixed)
     except ValueError:
         config = TrainConfig()
-    report = load_corpus(settings.data, config, strict=settings.strict).report
+    report = check_corpus(settings.data, config, strict=settings.strict)  # file sizes only: no audio decoded
     if report.problems:
         print(f"Data check: {report.summary()}", flush=True)
 

@@ -27,6 +27,7 @@ TAG_SEARCH = "tune_asr.search_id"  # one search, kept across --resume
 TAG_TRIAL = "tune_asr.trial_id"
 TAG_ROLE = "tune_asr.role"  # "search" (the parent run) or "trial"
 TAG_PARENT = "mlflow.parentRunId"  # how the MLflow UI nests runs
+TAG_FAILURE = "failure_reason"  # on FAILED trial runs: "diverged: ..." or the error's last line
 METRIC = "val_cer"
 
 
@@ -68,11 +69,12 @@ class MLflowTracker(Callback):
         self._experiment_id = ""
         self._parent_id = ""
         self._runs: dict[str, str] = {}  # trial id → run id
+        self._last_step: dict[str, int] = {}  # trial id → last epoch logged (a resumed search may replay results)
         self._total = 0
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state.update(_client=None, _runs={}, _experiment_id="", _parent_id="")
+        state.update(_client=None, _runs={}, _last_step={}, _experiment_id="", _parent_id="")
         return state
 
     def get_state(self) -> dict[str, Any]:
@@ -92,6 +94,7 @@ class MLflowTracker(Callback):
         if found:
             self._parent_id = found
             self._client.update_run(found, status="RUNNING")
+            self._close_orphans()
             return
         run = self._client.create_run(self._experiment_id, run_name=self.experiment, tags={TAG_SEARCH: self.search_id, TAG_ROLE: "search"})
         self._parent_id = run.info.run_id
@@ -104,12 +107,17 @@ class MLflowTracker(Callback):
 
     def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial, result: dict[str, Any], **info: Any) -> None:
         step, now = int(result["epoch"]), _now_ms()
-        metrics = [
-            Metric(key, float(value), now, step)
-            for key, value in result.items()
-            if key not in AUTO_RESULT_KEYS and isinstance(value, (int, float)) and not isinstance(value, bool)
-        ]
-        self._client.log_batch(self._run_id(trial), metrics=metrics)
+        run_id = self._run_id(trial)
+        if step > self._last_step.get(trial.trial_id, 0):  # an epoch logged before a driver died is not logged twice
+            metrics = [
+                Metric(key, float(value), now, step)
+                for key, value in result.items()
+                if key not in AUTO_RESULT_KEYS and isinstance(value, (int, float)) and not isinstance(value, bool)
+            ]
+            self._client.log_batch(run_id, metrics=metrics)
+            self._last_step[trial.trial_id] = step
+        if result.get("diverged"):
+            self._client.set_tag(self._run_id(trial), TAG_FAILURE, f"diverged: {result.get('diverged_reason', 'loss not finite')}")
         value = result.get(METRIC)
         # "<=": among equal scores Ray Train keeps the latest checkpoint, so that one is the best.
         if value is not None and math.isfinite(value) and value <= self.best.get(trial.trial_id, (math.inf, None))[0]:
@@ -119,6 +127,10 @@ class MLflowTracker(Callback):
         self._finish(trial, "FINISHED")
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        run_id = self._run_id(trial)
+        if not trial.last_result.get("diverged"):
+            lines = [line.strip() for line in str(trial.get_error() or "").splitlines() if line.strip()]
+            self._client.set_tag(run_id, TAG_FAILURE, (lines[-1] if lines else "error")[:500])
         self._finish(trial, "FAILED")
 
     def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
@@ -128,6 +140,14 @@ class MLflowTracker(Callback):
                 self._client.set_terminated(self._runs[trial.trial_id], "KILLED")
         done = len(trials) >= self._total and all(t.status in (Trial.TERMINATED, Trial.ERROR) for t in trials)
         self._client.set_terminated(self._parent_id, "FINISHED" if done else "KILLED")
+
+    def _close_orphans(self) -> None:
+        """On resume: trial runs a killed driver left RUNNING become KILLED (a resumed trial goes back to RUNNING)."""
+        runs = self._client.search_runs(
+            [self._experiment_id], filter_string=f"tags.`{TAG_SEARCH}` = '{self.search_id}' and tags.`{TAG_ROLE}` = 'trial'"
+            " and attributes.status = 'RUNNING'")
+        for run in runs:
+            self._client.set_terminated(run.info.run_id, "KILLED")
 
     def _find(self, filter_string: str) -> str | None:
         runs = self._client.search_runs([self._experiment_id], filter_string=filter_string, max_results=2)
@@ -140,7 +160,10 @@ class MLflowTracker(Callback):
         if trial.trial_id in self._runs:
             return self._runs[trial.trial_id]
         run_id = self._find(f"tags.`{TAG_SEARCH}` = '{self.search_id}' and tags.`{TAG_TRIAL}` = '{trial.trial_id}'")
-        if run_id is None:
+        if run_id is not None:
+            logged = self._client.get_metric_history(run_id, "epoch")
+            self._last_step[trial.trial_id] = max((int(m.step) for m in logged), default=0)
+        else:
             tags = {TAG_SEARCH: self.search_id, TAG_ROLE: "trial", TAG_TRIAL: trial.trial_id, TAG_PARENT: self._parent_id}
             run_id = self._client.create_run(self._experiment_id, run_name=str(trial), tags=tags).info.run_id
             self._client.log_batch(run_id, params=[Param(k, str(v)) for k, v in sorted(trial.config.items())])

@@ -66,8 +66,12 @@ def _reason_kind(reason: str) -> str:
     return reason.split(":")[0].split("(")[0].strip()
 
 
-def read_train_folder(data_dir: Path, config: TrainConfig) -> tuple[list[Utterance], ValidationReport]:
-    """Read ``train/train_label`` and ``train/train_data/*``; check pairing, audio and transcripts."""
+def read_train_folder(data_dir: Path, config: TrainConfig, decode: bool = True) -> tuple[list[Utterance], ValidationReport]:
+    """Read ``train/train_label`` and ``train/train_data/*``; check pairing, audio and transcripts.
+
+    ``decode=False`` checks the same from file sizes alone (every audio check is one of size) and
+    keeps no samples: the cheap pass a search driver makes before its trials load the data.
+    """
     label_path = data_dir / "train" / "train_label"
     audio_dir = data_dir / "train" / "train_data"
     for required in (label_path, audio_dir):
@@ -97,12 +101,19 @@ def read_train_folder(data_dir: Path, config: TrainConfig) -> tuple[list[Utteran
         if size and not size % BYTES_PER_SAMPLE and size / BYTES_PER_SAMPLE / SAMPLE_RATE > config.max_seconds:
             report.add(row.filename, f"too long: {size / BYTES_PER_SAMPLE / SAMPLE_RATE:.1f} s > max_seconds={config.max_seconds}")
             continue
-        try:
-            samples = read_pcm(audio_dir / row.filename)
-        except AudioError as error:
-            report.add(row.filename, f"bad audio: {error}")
-            continue
-        seconds = duration_seconds(samples)
+        if not decode:
+            if not size or size % BYTES_PER_SAMPLE:
+                report.add(row.filename, "bad audio: " + ("empty file" if not size else f"odd byte length ({size} bytes): not 16-bit PCM"))
+                continue
+            samples = np.zeros(0, dtype="<i2")
+            seconds = size / BYTES_PER_SAMPLE / SAMPLE_RATE
+        else:
+            try:
+                samples = read_pcm(audio_dir / row.filename)
+            except AudioError as error:
+                report.add(row.filename, f"bad audio: {error}")
+                continue
+            seconds = duration_seconds(samples)
         if seconds < config.min_seconds:
             report.add(row.filename, f"too short: {seconds:.2f} s < min_seconds={config.min_seconds}")
         elif seconds > config.max_seconds:
@@ -137,10 +148,24 @@ def split(utterances: list[Utterance], config: TrainConfig) -> tuple[list[Uttera
     return [u for u in utterances if u.name not in val_names], val
 
 
+def check_corpus(data_dir: Path | str, config: TrainConfig, strict: bool = False) -> ValidationReport:
+    """:func:`load_corpus`'s validation without decoding or keeping any audio; raises as it does."""
+    utterances, report = read_train_folder(Path(data_dir), config, decode=False)
+    _screen(utterances, load_vocabulary(config, [u.text for u in utterances]), report, strict)
+    return report
+
+
 def load_corpus(data_dir: Path | str, config: TrainConfig, strict: bool = False) -> Corpus:
     """Everything a training run needs from an NSML folder, validated and split."""
     utterances, report = read_train_folder(Path(data_dir), config)
     vocab = load_vocabulary(config, [u.text for u in utterances])
+    usable = _screen(utterances, vocab, report, strict)
+    train, val = split(usable, config)
+    return Corpus(train=train, val=val, vocab=vocab, report=report)
+
+
+def _screen(utterances: list[Utterance], vocab: Vocabulary, report: ValidationReport, strict: bool) -> list[Utterance]:
+    """The utterances the vocabulary covers; raises in strict mode with any problem, or with fewer than 2 left."""
     usable = []
     for utterance in utterances:
         unknown = vocab.unknown(utterance.text)
@@ -153,8 +178,7 @@ def load_corpus(data_dir: Path | str, config: TrainConfig, strict: bool = False)
         raise DataError("strict mode: bad input found\n" + report.summary())
     if len(usable) < 2:
         raise DataError("fewer than 2 usable utterances\n" + report.summary())
-    train, val = split(usable, config)
-    return Corpus(train=train, val=val, vocab=vocab, report=report)
+    return usable
 
 
 def read_audio_folder(folder: Path) -> tuple[list[tuple[str, np.ndarray]], list[tuple[str, str]]]:
