@@ -167,6 +167,19 @@ def test_export_from_a_search_replays_like_nsml_with_the_projects_cer(
     assert not (out / "nsml.py").exists() and not list(out.rglob("sitecustomize.py"))
 
 
+def test_best_trial_of_a_real_search_replays_with_the_projects_cer(
+    tiny_search: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # the reference below runs on the CPU
+    data = tiny_search.parents[1] / "demo"
+    out = tmp_path / "package"
+    assert export_main(["--experiment", str(tiny_search), "--out", str(out)]) == 0
+    result = replay(out, data)
+    assert [p["filename"] for p in result.predictions] == sorted(p.name for p in (data / "test" / "test_data").iterdir())
+    references, hypotheses = _project_transcripts(choose(tiny_search).checkpoint_dir, data)
+    assert result.cer == cer(references, hypotheses)
+
+
 def test_nova_package_fine_tunes_reports_each_epoch_and_submits_the_last(checkpoint: Path, demo: Path, tmp_path: Path) -> None:
     out = tmp_path / "nova"
     assert export_main(["--checkpoint", str(checkpoint), "--out", str(out), "--platform", "nova"]) == 0

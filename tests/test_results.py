@@ -1,6 +1,6 @@
 """The results command on a real tiny search: leaderboard, intervals, statuses, plots and MLflow artifacts.
 
-One 3-trial search of 2 epochs runs once for the module (about a minute on 2 idle CPUs), in the space
+One 3-trial search of 2 epochs (conftest's ``tiny_search``, shared with test_export) runs once (about a minute on 2 idle CPUs), in the space
 of ``test_search``: a learning rate that trains and one that leaves the model at its initialisation.
 TPE's seed-0 draws are [frozen, trained, frozen]; the third trial starts once the first two have
 reported epoch 1, is worse than their median there, and ASHA (grace 1, reduction 2) stops it, so
@@ -17,41 +17,25 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import ray
 from matplotlib.image import imread
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 
-from tests.test_search import SPACE
-from tune_asr.data.demo import make_demo
+from tests.conftest import TINY_SEARCH_EPOCHS
 from tune_asr.results import Report, TrialRun, report
 from tune_asr.results.__main__ import main as results_main
 from tune_asr.results.bootstrap import cer_interval
 from tune_asr.results.experiment import ASHA_STOPPED, FINISHED, load_experiment
 from tune_asr.results.importance import MIN_TRIALS, param_importances
 from tune_asr.results.mlflow_log import ARTIFACT_DIR, client_for, parent_run_id
-from tune_asr.search import main as search_main
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="the demo corpus needs espeak-ng")
 
-MAX_EPOCHS = 2
+MAX_EPOCHS = TINY_SEARCH_EPOCHS
 
 
 @pytest.fixture(scope="module")
-def search(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A finished search folder, ``<storage>/tiny``, with its MLflow database beside it."""
-    root = tmp_path_factory.mktemp("results")
-    demo = make_demo(root / "demo", 24, seed=0, test_utterances=0, progress=False)
-    space = root / "space.yaml"
-    space.write_text(SPACE, encoding="utf-8")
-    ray.init(num_cpus=2, log_to_driver=False)  # main() joins it; 2 CPUs make any runner play alike
-    try:
-        code = search_main(["--data", str(demo), "--space", str(space), "--trials", "3", "--max-epochs", str(MAX_EPOCHS),
-                            "--seed", "0", "--grace-period", "1", "--reduction-factor", "2",
-                            "--storage", str(root / "storage"), "--name", "tiny"])
-    finally:
-        ray.shutdown()
-    assert code == 0
-    return root / "storage" / "tiny"
+def search(tiny_search: Path) -> Path:
+    return tiny_search
 
 
 @pytest.fixture(scope="module")
