@@ -329,18 +329,20 @@ def wait_for(condition, timeout: float, process: subprocess.Popen) -> None:
     pytest.fail(f"no finished trial within {timeout} s")
 
 
-def a_trial_run_finished(db: Path) -> bool:
-    """Read-only look into the driver's MLflow database (an MlflowClient here would race its schema set-up)."""
+def a_trial_finished_and_another_running(db: Path) -> bool:
+    """Mid-search: one trial's run FINISHED while another's is RUNNING (the third trial runs alone
+    at the end, so this moment always comes). Read-only look into the driver's MLflow database (an
+    MlflowClient here would race its schema set-up)."""
     import sqlite3
 
     if not db.exists():
         return False
     try:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as connection:
-            found = connection.execute(
-                "SELECT count(*) FROM runs JOIN tags ON tags.run_uuid = runs.run_uuid "
-                "WHERE runs.status = 'FINISHED' AND tags.key = 'tune_asr.role' AND tags.value = 'trial'").fetchone()
-        return bool(found and found[0])
+            statuses = {status for (status,) in connection.execute(
+                "SELECT DISTINCT runs.status FROM runs JOIN tags ON tags.run_uuid = runs.run_uuid "
+                "WHERE tags.key = 'tune_asr.role' AND tags.value = 'trial'")}
+        return {"FINISHED", "RUNNING"} <= statuses
     except sqlite3.Error:  # tables not created yet, or locked for a moment
         return False
 
@@ -360,7 +362,7 @@ def test_driver_killed_with_sigkill_resumes_to_all_trials_without_duplicate_runs
     code = f"import sys; from tune_asr.search import init_ray, main; init_ray(num_cpus=2); sys.exit(main({args!r}))"
     driver = subprocess.Popen([sys.executable, "-c", code], cwd=REPO_ROOT, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    wait_for(lambda: a_trial_run_finished(db), 240, driver)
+    wait_for(lambda: a_trial_finished_and_another_running(db), 240, driver)
     os.killpg(driver.pid, signal.SIGKILL)  # the driver and the Ray it started, mid-search
     driver.communicate()
     before = child_statuses(storage, name)
