@@ -9,6 +9,10 @@ Use from any driver::
                            tune_config=ray.tune.TuneConfig(max_concurrent_trials=resources.max_concurrent(ray.cluster_resources())))
 """
 
+import time
+
+IMPORT_STARTED = time.time()  # in a Train worker: before torch loads, so start-up splits into spawn and imports
+
 from trainables.resources import TRIAL_DRIVER_CPU, TrialResources
 from trainables.trial import METRIC, MODE, NoRetryOnDivergence, make_trainable, run_trial
 from trainables.worker import train_loop_per_worker, worker_spec

@@ -21,6 +21,7 @@ import torch
 from ray.train import Checkpoint
 from ray.train.torch import get_device
 
+import trainables
 from trainables.resources import TrialResources
 from tune_asr.checkpoint import CHECKPOINT_FILE
 from tune_asr.config import TrainConfig
@@ -79,6 +80,7 @@ def train_loop_per_worker(spec: dict[str, Any]) -> None:
     corpus = load_corpus(spec["data_dir"], config, strict=spec.get("strict", False))
     timings = {
         "startup_seconds": entered - spec["trial_started"],
+        "spawn_seconds": trainables.IMPORT_STARTED - spec["trial_started"],  # of startup: until the worker process imports us
         "data_seconds": time.time() - entered,
         "world_size": context.get_world_size(),
         "utterances": len(corpus.train) + len(corpus.val),  # what the data check kept

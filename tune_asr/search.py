@@ -32,7 +32,7 @@ DEMO_UTTERANCES = 240
 SETTINGS_FILE = "search.json"
 # Flags whose values the saved search fixes; --resume rejects them.
 SEARCH_FLAGS = ("data", "space", "trials", "max_epochs", "gpus_per_trial", "workers_per_trial", "cpus_per_worker",
-                "seed", "mlflow_uri", "grace_period", "reduction_factor", "searcher", "scheduler", "strict")
+                "seed", "mlflow_uri", "grace_period", "reduction_factor", "searcher", "scheduler", "strict", "time_budget_s")
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ class SearchSettings:
     searcher: str = "tpe"  # "random": Optuna's RandomSampler, the baseline of the efficiency benchmark
     scheduler: str = "asha"  # "fifo": no early stopping
     strict: bool = False  # any bad input file stops the search (and every trial) instead of being skipped
+    time_budget_s: float | None = None  # the tuning loop stops (running trials included) after this long
 
     @property
     def experiment_dir(self) -> Path:
@@ -90,6 +91,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--reduction-factor", type=float, help="ASHA keeps 1/this of the trials at each rung (default: 2)")
     add("--searcher", choices=["tpe", "random"], help="Optuna sampler: seeded TPE (default) or random search")
     add("--scheduler", choices=["asha", "fifo"], help="asha: stop bad trials early (default); fifo: run every trial to the end")
+    add("--time-budget-s", type=float,
+        help="stop the search after this many seconds of tuning, running trials included (default: none; "
+             "--trials still caps it)")
     add("--shared-storage", action="store_true",
         help="STORAGE is mounted at the same path on every node of the cluster (NFS and the like); "
              "needed with several nodes unless STORAGE is on a network file system")
@@ -122,12 +126,14 @@ def new_settings(args: argparse.Namespace) -> SearchSettings:
         grace_period=grace_period, reduction_factor=_or(args.reduction_factor, 2.0),
         mlflow_uri=resolve_tracking_uri(args.mlflow_uri, storage), search_id=uuid.uuid4().hex,
         searcher=_or(args.searcher, "tpe"), scheduler=_or(args.scheduler, "asha"), strict=bool(args.strict),
+        time_budget_s=args.time_budget_s,
     )
     checks = {
         "--trials": settings.trials >= 1,
         "--max-epochs": max_epochs >= 1,
         "--grace-period": 1 <= grace_period <= max_epochs,
         "--reduction-factor": settings.reduction_factor > 1,
+        "--time-budget-s": settings.time_budget_s is None or settings.time_budget_s > 0,
     }
     bad = [flag for flag, ok in checks.items() if not ok]
     if bad:
@@ -230,6 +236,7 @@ def build_tuner(settings: SearchSettings):
             num_samples=settings.trials,
             max_concurrent_trials=concurrency,
             trial_dirname_creator=trial_dirname,
+            time_budget_s=settings.time_budget_s,
         ),
         run_config=tune.RunConfig(
             name=settings.name,
@@ -238,7 +245,9 @@ def build_tuner(settings: SearchSettings):
             failure_config=tune.FailureConfig(max_failures=1),  # the retry resumes from the Train checkpoint
             progress_reporter=tune.CLIReporter(
                 metric_columns=["epoch", METRIC, "val_loss"], parameter_columns=searched,
-                max_column_length=10, max_report_frequency=15, metric=METRIC, mode=MODE, sort_by_metric=True,
+                max_column_length=10, max_report_frequency=15, metric=METRIC, mode=MODE,
+                # Ray's sort fails on a trial that a time budget ended before its first result
+                sort_by_metric=settings.time_budget_s is None,
             ),
             verbose=1,
         ),
@@ -273,10 +282,19 @@ def print_summary(results, settings: SearchSettings, seconds: float) -> bool:
     print(f"MLflow: mlflow ui --backend-store-uri {settings.mlflow_uri}"
           f"\nPlots and leaderboard.csv: python -m tune_asr.results {settings.experiment_dir}")
     complete = results.num_terminated + results.num_errors >= settings.trials
+    if settings.time_budget_s is not None and seconds >= settings.time_budget_s:
+        print(f"\nThe time budget ({settings.time_budget_s:.0f} s) is spent: {len(table)} of {settings.trials} trials ran.")
+        return True
     if not complete:
         print(f"\nThe search stopped early. Resume it with:\n  python -m tune_asr.search --resume --name {settings.name} "
               f"--storage {settings.storage}")
     return complete
+
+
+# Ray Train's controller polls its workers this often (Ray's default: 2 s). Each trial waits for a
+# poll to see its workers start and another to see them finish, so at the default a short trial
+# loses seconds of its slot on polling alone (BENCHMARKS.md, per-trial overhead).
+TRAIN_POLL_ENV, TRAIN_POLL_SECONDS = "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.5"
 
 
 def init_ray(address: str | None = None, **kwargs: Any) -> None:
@@ -290,14 +308,15 @@ def init_ray(address: str | None = None, **kwargs: Any) -> None:
     """
     import ray
 
+    env_vars = {TRAIN_POLL_ENV: os.environ.get(TRAIN_POLL_ENV, TRAIN_POLL_SECONDS)}
     if address or os.environ.get("RAY_ADDRESS"):
-        ray.init(address=address, log_to_driver=False, **kwargs)
+        ray.init(address=address, log_to_driver=False, runtime_env={"env_vars": env_vars}, **kwargs)
         return
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    ray.init(address="local", dashboard_port=port, log_to_driver=False,
-             runtime_env={"env_vars": {"RAY_API_SERVER_ADDRESS": f"http://127.0.0.1:{port}"}}, **kwargs)
+    env_vars["RAY_API_SERVER_ADDRESS"] = f"http://127.0.0.1:{port}"
+    ray.init(address="local", dashboard_port=port, log_to_driver=False, runtime_env={"env_vars": env_vars}, **kwargs)
 
 
 NETWORK_FILESYSTEMS = ("nfs", "nfs4", "cifs", "smb3", "lustre", "gpfs", "beegfs", "ceph", "glusterfs", "9p",

@@ -15,7 +15,9 @@ def length_batches(
     """Indices grouped by length; every rank gets the same number of batches (DDP needs that).
 
     Shuffling jitters the sort order slightly and shuffles the batches, seeded by (seed, epoch), so a
-    resumed run sees exactly the batches an uninterrupted one would.
+    resumed run sees exactly the batches an uninterrupted one would. Under DDP the ranks' k-th
+    batches are length neighbours: every step waits for the slowest rank, and the recurrence's time
+    grows with the longest batch, so ranks given unrelated lengths would idle at every step.
     """
     rng = random.Random(seed * 100_003 + epoch)
     if shuffle:
@@ -24,12 +26,14 @@ def length_batches(
         keys = [(length, i) for i, length in enumerate(lengths)]
     order = [i for _, i in sorted(keys)]
     batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
-    if shuffle:
-        rng.shuffle(batches)
-        if len(batches) < world_size:
-            batches = (batches * world_size)[:world_size]
-        batches = batches[: len(batches) - len(batches) % world_size]
-    return batches[rank::world_size]
+    if not shuffle:
+        return batches[rank::world_size]
+    if len(batches) < world_size:
+        batches = (batches * world_size)[:world_size]
+    batches = batches[: len(batches) - len(batches) % world_size]
+    steps = [batches[start : start + world_size] for start in range(0, len(batches), world_size)]
+    rng.shuffle(steps)
+    return [step[rank] for step in steps]
 
 
 def pad_audio(samples: Sequence[np.ndarray], multiple: int = 1) -> tuple[torch.Tensor, torch.Tensor]:

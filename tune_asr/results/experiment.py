@@ -21,6 +21,7 @@ from tune_asr.search import SETTINGS_FILE, SearchSettings
 from tune_asr.search_space import SearchSpace, SpaceError, load_space
 
 FINISHED, ASHA_STOPPED, FAILED, UNFINISHED = "finished", "ASHA-stopped", "failed", "unfinished"
+BUDGET_STOPPED = "budget-stopped"  # running when --time-budget-s ran out
 
 
 class ResultsError(ValueError):
@@ -36,7 +37,7 @@ class TrialRun:
     """
 
     trial_id: str
-    status: str  # FINISHED, ASHA_STOPPED, FAILED or UNFINISHED
+    status: str  # FINISHED, ASHA_STOPPED, BUDGET_STOPPED, FAILED or UNFINISHED
     params: dict[str, Any]  # searched keys only, as the sampler saw them
     distributions: dict[str, BaseDistribution]
     history: pd.DataFrame
@@ -121,12 +122,12 @@ def load_experiment(path: Path) -> Experiment:
         analysis = ExperimentAnalysis(str(path))
     except ValueError as error:
         raise ResultsError(f"{path}: no Ray Tune experiment state ({error}); did the search start?") from None
-    trials = [_trial_run(trial, analysis.trial_dataframes.get(trial.trial_id), space, settings.max_epochs, path)
+    trials = [_trial_run(trial, analysis.trial_dataframes.get(trial.trial_id), space, settings, path)
               for trial in analysis.trials]
     return Experiment(path, settings, trials)
 
 
-def _trial_run(trial: Any, history: pd.DataFrame | None, space: SearchSpace, max_epochs: int, experiment: Path) -> TrialRun:
+def _trial_run(trial: Any, history: pd.DataFrame | None, space: SearchSpace, settings: SearchSettings, experiment: Path) -> TrialRun:
     history = history if history is not None and "epoch" in history else pd.DataFrame(columns=["epoch"])
     scored = history[history["val_cer"].notna()] if "val_cer" in history else history.iloc[0:0]
     best = None
@@ -135,7 +136,7 @@ def _trial_run(trial: Any, history: pd.DataFrame | None, space: SearchSpace, max
         if best_checkpoint := best.get("checkpoint_path"):
             best["checkpoint_path"] = str(local_checkpoint_dir(Path(best_checkpoint), experiment))
     params, distributions = _searched(space, trial.config, trial.trial_id)
-    status = _status(trial.status, _epochs(history), max_epochs)
+    status = _status(trial.status, _epochs(history), settings)
     return TrialRun(trial.trial_id, status, params, distributions, history.reset_index(drop=True), _error_line(trial), best)
 
 
@@ -143,13 +144,18 @@ def _epochs(history: pd.DataFrame) -> int:
     return int(history["epoch"].max()) if len(history) else 0
 
 
-def _status(ray_status: str, epochs: int, max_epochs: int) -> str:
-    """ASHA-stopped: ended without error before ``max_epochs`` (Ray marks it TERMINATED like a finished one)."""
+def _status(ray_status: str, epochs: int, settings: SearchSettings) -> str:
+    """Ray marks finished and stopped trials alike TERMINATED; short of ``max_epochs`` means stopped:
+    by ASHA, or by the time budget where no scheduler stops trials or none had reported yet."""
     if ray_status == "ERROR":
         return FAILED
     if ray_status != "TERMINATED":
         return UNFINISHED  # a search stopped with Ctrl-C, to be continued with --resume
-    return FINISHED if epochs >= max_epochs else ASHA_STOPPED
+    if epochs >= settings.max_epochs:
+        return FINISHED
+    if settings.time_budget_s is not None and (settings.scheduler == "fifo" or epochs == 0):
+        return BUDGET_STOPPED
+    return ASHA_STOPPED
 
 
 def _error_line(trial: Any) -> str | None:

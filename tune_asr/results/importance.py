@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import optuna
 from optuna.importance import FanovaImportanceEvaluator, PedAnovaImportanceEvaluator, get_param_importances
 
-from tune_asr.results.experiment import ASHA_STOPPED, FINISHED, Experiment
+from tune_asr.results.experiment import ASHA_STOPPED, BUDGET_STOPPED, FINISHED, Experiment
 
 MIN_TRIALS = 5  # below this, importances are noise; PED-ANOVA's docs want 5 trials in the top quantile alone
 PED_ANOVA_TOP = 0.1  # Optuna's default top quantile, widened for small searches (see _ped_anova_top)
@@ -37,7 +37,7 @@ def scored_study(experiment: Experiment) -> optuna.Study:
     study = optuna.create_study(direction="minimize")
     for trial in experiment.trials:
         value = (trial.best or {}).get("val_cer", math.nan)
-        if trial.status in (FINISHED, ASHA_STOPPED) and math.isfinite(value) and trial.params:
+        if trial.status in (FINISHED, ASHA_STOPPED, BUDGET_STOPPED) and math.isfinite(value) and trial.params:
             study.add_trial(optuna.trial.create_trial(params=trial.params, distributions=trial.distributions, value=value))
     return study
 

@@ -15,12 +15,12 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from tune_asr.results.experiment import ASHA_STOPPED, FAILED, FINISHED, UNFINISHED, Experiment
+from tune_asr.results.experiment import ASHA_STOPPED, BUDGET_STOPPED, FAILED, FINISHED, UNFINISHED, Experiment
 from tune_asr.results.importance import Importance
 
 PLOTS_DIR = "plots"
 SIZE, DPI = (8.0, 4.2), 100  # 800 x 420 pixels: tens of kilobytes per PNG
-MARKERS = {FINISHED: "o", ASHA_STOPPED: "X", FAILED: "s", UNFINISHED: ">"}  # at each trial's last epoch
+MARKERS = {FINISHED: "o", ASHA_STOPPED: "X", BUDGET_STOPPED: "|", FAILED: "s", UNFINISHED: ">"}  # at each trial's last epoch
 MAX_LEGEND_TRIALS = 10
 
 

@@ -1,0 +1,69 @@
+"""Per-trial overhead of finished searches (issue 5.4): start-up of every trial and GPU idleness.
+
+For each search folder: seconds from each trial's start to its first training line (``startup``),
+split into Ray's part (``spawn``: controller, placement group, worker process, up to our import)
+and the rest (imports, process group), the data loading after it (``data``), trials per hour over
+the span from the first trial's start to the last report; and, given an ``nvidia-smi`` CSV
+(``index, timestamp, utilization.gpu``) with one GPU per search, that GPU's mean utilisation over
+the same span and its idle share (samples at 0%).
+
+Usage: python benchmarks/trial_overhead.py SEARCH_DIR [SEARCH_DIR ...] [--utilisation CSV --gpus I [I ...]]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+from datetime import datetime
+from pathlib import Path
+
+
+def trials(search: Path) -> list[dict]:
+    """First and last report of every trial that reported."""
+    found = []
+    for result in sorted(search.glob("trial_*/result.json")):
+        rows = [json.loads(line) for line in result.read_text(encoding="utf-8").splitlines() if line.strip()]
+        if rows:
+            first = rows[0]
+            found.append({"start": first["timestamp"] - first["time_total_s"], "end": rows[-1]["timestamp"],
+                          "startup": first["startup_seconds"], "spawn": first.get("spawn_seconds", float("nan")),
+                          "data": first["data_seconds"]})
+    return found
+
+
+def utilisation(path: Path, gpu: str, start: float, end: float) -> tuple[float, float]:
+    """(mean utilisation %, share of samples at 0 %) of ``gpu`` between ``start`` and ``end``."""
+    values = []
+    with open(path, encoding="utf-8") as handle:
+        for index, stamp, percent in csv.reader(handle, skipinitialspace=True):
+            when = datetime.strptime(stamp, "%Y/%m/%d %H:%M:%S.%f").timestamp()
+            if index == gpu and start <= when <= end:
+                values.append(float(percent.split()[0]))
+    if not values:
+        return float("nan"), float("nan")
+    return statistics.fmean(values), sum(v == 0 for v in values) / len(values)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("searches", nargs="+", type=Path)
+    parser.add_argument("--utilisation", type=Path, help="nvidia-smi CSV: index, timestamp, utilization.gpu")
+    parser.add_argument("--gpus", nargs="+", help="the GPU index of each search, in order")
+    args = parser.parse_args()
+    print("| search | trials | start-up s (median, range) | of which spawn s | data s | trials/hour | GPU busy % | GPU idle share |")
+    print("|---|---|---|---|---|---|---|---|")
+    for i, search in enumerate(args.searches):
+        rows = trials(search)
+        start, end = min(r["start"] for r in rows), max(r["end"] for r in rows)
+        startup = sorted(r["startup"] for r in rows)
+        busy, idle = (utilisation(args.utilisation, args.gpus[i], start, end) if args.utilisation and args.gpus
+                      else (float("nan"), float("nan")))
+        print(f"| {search.name} | {len(rows)} | {statistics.median(startup):.1f} ({startup[0]:.1f}–{startup[-1]:.1f}) | "
+              f"{statistics.median(r['spawn'] for r in rows):.1f} | {statistics.median(r['data'] for r in rows):.2f} | "
+              f"{len(rows) * 3600 / (end - start):.0f} | {busy:.0f} | {idle:.0%} |")
+
+
+if __name__ == "__main__":
+    main()
