@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Second device call on 4 GPUs: search efficiency, round 2 (seed 2 of both methods, GPUs 0 and 1),
 # while GPUs 2 and 3 run the same packed search (8 quarter-GPU trials of 2 epochs, no early stopping)
-# side by side with Ray Train's default 2 s controller poll and with ours (0.5 s): per-trial
+# side by side with Ray Train's controller polling every 2 s (its default) and every 0.5 s: per-trial
 # start-up split into Ray's part (spawn) and the data's, and GPU utilisation sampled every 0.5 s.
 # Usage: source .device/prelude.sh && bash benchmarks/device_call_d.sh
 set -uo pipefail

@@ -19,4 +19,4 @@ for share in 0.25:8 0.125:16; do
 done
 kill $sampler
 python benchmarks/trial_overhead.py /tmp/density/density_0.25 /tmp/density/density_0.125 \
-  --utilisation "$out/gpu_utilisation.csv" --gpus 0 0 | tee "$out/density.txt"
+  --utilisation "$out/gpu_utilisation.csv" --gpus 0 0 --plot "$out/gpu_utilisation.png" | tee "$out/density.txt"

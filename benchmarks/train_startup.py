@@ -76,7 +76,7 @@ def main() -> None:
     parser.add_argument("--gpu", action="store_true", help="each worker takes 1/concurrent of a GPU")
     args = parser.parse_args()
     STORAGE.mkdir(parents=True, exist_ok=True)
-    init_ray()  # as the search starts Ray (Train's poll interval included)
+    init_ray()  # as the search starts Ray
     gpu = 1 / max(1, args.concurrent) if args.gpu else 0.0
     one_run("warm-up", gpu)  # the first run also starts Train's cluster-wide actors
     summary("One at a time", [one_run(f"seq{i}", gpu) for i in range(args.runs)])

@@ -291,12 +291,6 @@ def print_summary(results, settings: SearchSettings, seconds: float) -> bool:
     return complete
 
 
-# Ray Train's controller polls its workers this often (Ray's default: 2 s). Each trial waits for a
-# poll to see its workers start and another to see them finish, so at the default a short trial
-# loses seconds of its slot on polling alone (BENCHMARKS.md, per-trial overhead).
-TRAIN_POLL_ENV, TRAIN_POLL_SECONDS = "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.5"
-
-
 def init_ray(address: str | None = None, **kwargs: Any) -> None:
     """Join ``address`` (or ``RAY_ADDRESS``), else start a local Ray whose actors can find it again.
 
@@ -308,15 +302,14 @@ def init_ray(address: str | None = None, **kwargs: Any) -> None:
     """
     import ray
 
-    env_vars = {TRAIN_POLL_ENV: os.environ.get(TRAIN_POLL_ENV, TRAIN_POLL_SECONDS)}
     if address or os.environ.get("RAY_ADDRESS"):
-        ray.init(address=address, log_to_driver=False, runtime_env={"env_vars": env_vars}, **kwargs)
+        ray.init(address=address, log_to_driver=False, **kwargs)
         return
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env_vars["RAY_API_SERVER_ADDRESS"] = f"http://127.0.0.1:{port}"
-    ray.init(address="local", dashboard_port=port, log_to_driver=False, runtime_env={"env_vars": env_vars}, **kwargs)
+    ray.init(address="local", dashboard_port=port, log_to_driver=False,
+             runtime_env={"env_vars": {"RAY_API_SERVER_ADDRESS": f"http://127.0.0.1:{port}"}}, **kwargs)
 
 
 NETWORK_FILESYSTEMS = ("nfs", "nfs4", "cifs", "smb3", "lustre", "gpfs", "beegfs", "ceph", "glusterfs", "9p",
