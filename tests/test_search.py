@@ -21,6 +21,8 @@ from ray.tune import ExperimentAnalysis
 
 from trainables import TrialResources
 from tune_asr.data.demo import make_demo
+from tune_asr.results import leaderboard, load_experiment
+from tune_asr.results.experiment import BUDGET_STOPPED, FINISHED
 from tune_asr.search import init_ray, main
 from tune_asr.tracking import TAG_PARENT, TAG_ROLE, TAG_TRIAL, MLflowTracker
 
@@ -186,3 +188,20 @@ def test_interrupted_search_resumes_to_three_trials_without_duplicate_runs(
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     assert sorted(r.data.tags[TAG_TRIAL] for r in children) == sorted(t.trial_id for t in trials)
     assert all(r.info.status == "FINISHED" for r in children)
+
+
+@needs_espeak
+def test_time_budget_ends_the_search_and_names_the_trials_it_stopped(two_cpu_ray, demo: Path, space: Path, tmp_path: Path) -> None:
+    args = search_args(demo, space, tmp_path, "budget")
+    args[args.index("--trials") + 1] = "50"
+    assert main([*args, "--scheduler", "fifo", "--time-budget-s", "30"]) == 0
+    table = leaderboard(load_experiment(tmp_path / "budget"))
+    assert 1 <= len(table) < 50
+    assert set(table["status"]) <= {FINISHED, BUDGET_STOPPED} and BUDGET_STOPPED in set(table["status"])
+    parents, children = runs(tmp_path, "budget")
+    assert parents[0].info.status == "FINISHED" and len(children) == len(table)
+
+
+def test_time_budget_must_be_positive(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["--time-budget-s", "0", "--storage", str(tmp_path)]) == 2
+    assert "--time-budget-s" in capsys.readouterr().err

@@ -71,6 +71,7 @@ class MLflowTracker(Callback):
         self._runs: dict[str, str] = {}  # trial id → run id
         self._last_step: dict[str, int] = {}  # trial id → last epoch logged (a resumed search may replay results)
         self._total = 0
+        self._started = 0.0  # when this driver's tuning loop began (a --time-budget-s counts from there)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -86,6 +87,7 @@ class MLflowTracker(Callback):
     def setup(self, total_num_samples: int = 0, **info: Any) -> None:
         self._client = MlflowClient(self.tracking_uri)
         self._total = total_num_samples
+        self._started = time.time()
         existing = self._client.get_experiment_by_name(self.experiment)
         self._experiment_id = existing.experiment_id if existing else self._client.create_experiment(
             self.experiment, artifact_location=_artifact_location(self.tracking_uri, self.experiment)
@@ -134,11 +136,14 @@ class MLflowTracker(Callback):
         self._finish(trial, "FAILED")
 
     def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
-        """Trials cut short by Ctrl-C become KILLED, and so does the parent unless all trials ended."""
+        """Trials cut short by Ctrl-C become KILLED, and so does the parent unless all trials ended
+        (all of ``--trials``, or those the time budget let start)."""
         for trial in trials:
             if trial.trial_id in self._runs and trial.status not in (Trial.TERMINATED, Trial.ERROR):
                 self._client.set_terminated(self._runs[trial.trial_id], "KILLED")
-        done = len(trials) >= self._total and all(t.status in (Trial.TERMINATED, Trial.ERROR) for t in trials)
+        budget = self.search_params.get("time_budget_s")
+        budget_spent = budget is not None and time.time() - self._started >= budget
+        done = (len(trials) >= self._total or budget_spent) and all(t.status in (Trial.TERMINATED, Trial.ERROR) for t in trials)
         self._client.set_terminated(self._parent_id, "FINISHED" if done else "KILLED")
 
     def _close_orphans(self) -> None:
