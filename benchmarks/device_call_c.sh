@@ -2,12 +2,9 @@
 # First device call on 4 GPUs (nvidia-h100-x4): search efficiency, round 1 (issue 5.5: TPE + ASHA and
 # random search, seeds 0 and 1, one search per GPU at once), then DDP scaling of one large trial on
 # 1, 2 and 4 GPUs (issues 5.3 and 8). Usage: source .device/prelude.sh && bash benchmarks/device_call_c.sh
-set -uo pipefail
-out=${OUT:-/tmp/call_c}
-mkdir -p "$out"
-nvidia-smi --query-gpu=name --format=csv,noheader | tee "$out/gpu.txt"
-[ -d /tmp/demo1200 ] || python -m tune_asr.data.demo /tmp/demo1200 --utterances 1200 --seed 0 2>&1 | tail -1
-[ -d /tmp/demo10k ] || python -m tune_asr.data.demo /tmp/demo10k --utterances 10000 --seed 0 2>&1 | tail -1
+source benchmarks/device_setup.sh
+demo_corpus demo1200 1200
+demo_corpus demo10k 10000
 python benchmarks/search_efficiency.py run --data /tmp/demo1200 --space search_spaces/gpu_efficiency.yaml \
   --budget-s 300 --gpus 0 1 2 3 --searches tpe:0 random:0 tpe:1 random:1 --json "$out/efficiency_a.json" | tee -a "$out/gpu.txt"
 tail -5 /tmp/efficiency/eff_tpe_0.log > "$out/eff_tpe_0_tail.txt"

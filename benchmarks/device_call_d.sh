@@ -4,12 +4,9 @@
 # side by side with Ray Train's controller polling every 2 s (its default) and every 0.5 s: per-trial
 # start-up split into Ray's part (spawn) and the data's, and GPU utilisation sampled every 0.5 s.
 # Usage: source .device/prelude.sh && bash benchmarks/device_call_d.sh
-set -uo pipefail
-out=${OUT:-/tmp/call_d}
-mkdir -p "$out"
-nvidia-smi --query-gpu=name --format=csv,noheader | tee "$out/gpu.txt"
-[ -d /tmp/demo1200 ] || python -m tune_asr.data.demo /tmp/demo1200 --utterances 1200 --seed 0 2>&1 | tail -1
-[ -d /tmp/demo3k ] || python -m tune_asr.data.demo /tmp/demo3k --utterances 3000 --seed 0 2>&1 | tail -1
+source benchmarks/device_setup.sh
+demo_corpus demo1200 1200
+demo_corpus demo3k 3000
 python benchmarks/search_efficiency.py run --data /tmp/demo1200 --space search_spaces/gpu_efficiency.yaml \
   --budget-s 300 --gpus 0 1 --searches tpe:2 random:2 --json "$out/efficiency_b.json" > "$out/efficiency_b.txt" 2>&1 &
 nvidia-smi --query-gpu=index,timestamp,utilization.gpu --format=csv,noheader -i 2,3 -lms 500 > "$out/gpu_utilisation.csv" &

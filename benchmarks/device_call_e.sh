@@ -3,11 +3,8 @@
 # one at a time and 4 at once), then packing density as the cure for idle start-up waves: the same
 # packed search (gpu_demo space, 2 epochs, no early stopping) with 4 trials at 0.25 GPU and with 8
 # at 0.125, GPU utilisation sampled every 0.5 s. Usage: source .device/prelude.sh && bash benchmarks/device_call_e.sh
-set -uo pipefail
-out=${OUT:-/tmp/call_e}
-mkdir -p "$out"
-nvidia-smi --query-gpu=name --format=csv,noheader | tee "$out/gpu.txt"
-[ -d /tmp/demo3k ] || python -m tune_asr.data.demo /tmp/demo3k --utterances 3000 --seed 0 2>&1 | tail -1
+source benchmarks/device_setup.sh
+demo_corpus demo3k 3000
 python benchmarks/train_startup.py --gpu --runs 3 --concurrent 4 2>&1 | grep -E "^\||^One|at once" | tee "$out/train_startup.txt"
 nvidia-smi --query-gpu=index,timestamp,utilization.gpu --format=csv,noheader -lms 500 > "$out/gpu_utilisation.csv" &
 sampler=$!

@@ -1,6 +1,6 @@
 """Inference speed of an exported package, measured as NSML's submit would run it.
 
-    python benchmarks/inference_rtf.py --data DATA [--package DIR | --size kospeech|mid] [--repeat N]
+    python benchmarks/inference_rtf.py --data DATA [--package DIR | --size kospeech|mid --vocab LABELS_CSV] [--repeat N]
 
 Replays the package (``tune_asr.export.replay``: ``nsml run``, then ``nsml submit`` in a fresh
 process on ``DATA/test/test_data``) and times the bound ``infer`` alone, as the platform's 3,600 s
@@ -27,8 +27,6 @@ from tune_asr.export.package import write_package
 from tune_asr.export.replay import replay
 from tune_asr.model import DeepSpeech2
 
-REPO = Path(__file__).resolve().parent.parent
-KOSPEECH_LABELS = REPO.parent / "shared" / "reference" / "kospeech_labels.csv"
 SIZES = {
     "kospeech": TrainConfig(),  # 80 mels, 3 × BiGRU-1024, 2,001 outputs: kospeech's default, ~52 M parameters
     "mid": TrainConfig(rnn_hidden=512),
@@ -54,9 +52,11 @@ def main(argv: list[str] | None = None) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--package", type=Path, help="an exported package folder")
     source.add_argument("--size", choices=sorted(SIZES), help="export untrained weights of this size and time them")
-    parser.add_argument("--vocab", type=Path, default=KOSPEECH_LABELS, help="vocabulary CSV for --size")
+    parser.add_argument("--vocab", type=Path, help="vocabulary CSV for --size, e.g. ../shared/reference/kospeech_labels.csv")
     parser.add_argument("--repeat", type=int, default=1, help="replays to run (each is a fresh submit process)")
     args = parser.parse_args(argv)
+    if args.size and args.vocab is None:
+        parser.error("--size needs --vocab (the vocabulary of the untrained model)")
 
     with tempfile.TemporaryDirectory() as scratch:
         package = args.package or untrained_package(args.size, args.vocab, Path(scratch) / "package")

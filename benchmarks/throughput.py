@@ -11,7 +11,7 @@ the competition's 2,001-symbol vocabulary):
               exactly our batches' shapes: the attainable limit with no data pipeline;
 and the recurrence's time per step at batch 32, 64, 128 and 256.
 
-Usage: python benchmarks/throughput.py --data DIR [--utterances 3000] [--batch-size 128] [--json OUT]
+Usage: python benchmarks/throughput.py --data DIR --vocab LABELS_CSV [--utterances 3000] [--batch-size 128] [--json OUT]
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ from tune_asr.data.corpus import Corpus, load_corpus
 from tune_asr.model import DeepSpeech2
 from tune_asr.training import PAD_TO_SAMPLES, Trainer
 
-KOSPEECH_LABELS = Path(__file__).parents[2] / "shared" / "reference" / "kospeech_labels.csv"
 
 
 def synchronize(device: torch.device) -> None:
@@ -130,14 +129,11 @@ def our_loop(corpus: Corpus, config: TrainConfig, device: torch.device, name: st
 
 def profile_steps(trainer: Trainer, steps: int = 8) -> str:
     """Where our step's time goes: torch.profiler over a few training steps, top operators."""
-    batches = trainer._batches(trainer.corpus.train, epoch=3, shuffle=True)[:steps]
+    batches = trainer.batches(trainer.corpus.train, epoch=3, shuffle=True)[:steps]
     activities = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
     with torch.profiler.profile(activities=activities) as profiler:
         for batch in batches:
-            loss, _, _ = trainer._loss(batch, augment=True, generator=None, model=trainer.model)
-            trainer.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            trainer.optimizer.step()
+            trainer.train_step(batch, generator=None)
         synchronize(trainer.device)
     return profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=20)
 
@@ -145,7 +141,7 @@ def profile_steps(trainer: Trainer, steps: int = 8) -> str:
 def model_alone(trainer: Trainer, config: TrainConfig, device: torch.device) -> dict:
     """The same batches' shapes, random features already on the GPU: no data pipeline at all."""
     shapes = []
-    for batch in trainer._batches(trainer.corpus.train, epoch=2, shuffle=True):
+    for batch in trainer.batches(trainer.corpus.train, epoch=2, shuffle=True):
         samples = torch.tensor([len(u.samples) for u in batch])
         frames = trainer.features.frame_lengths(samples)
         padded_frames = int(trainer.features.frame_lengths(torch.tensor(-(-int(samples.max()) // PAD_TO_SAMPLES) * PAD_TO_SAMPLES)))
@@ -213,7 +209,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=8, help="DataLoader workers of the seed loop")
     parser.add_argument("--seed-steps", type=int, default=20)
     parser.add_argument("--set", dest="overrides", action="append", default=[])
-    parser.add_argument("--vocab", type=Path, default=KOSPEECH_LABELS, help="kospeech labels.csv (2,001 outputs)")
+    parser.add_argument("--vocab", type=Path, required=True, help="kospeech labels.csv (2,001 outputs), e.g. ../shared/reference/kospeech_labels.csv")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--profile", action="store_true", help="print torch.profiler's top operators of our step")
     args = parser.parse_args()

@@ -28,6 +28,13 @@ def write_nsml(root: Path, texts: list[str], seconds: float = 0.6, seed: int = 0
     return root
 
 
+def tiny_space(lr: str, epochs: int, **fixed: str) -> str:
+    """A search-space YAML of a model small enough for 2 CPUs, searching only ``lr`` (a YAML value)."""
+    lines = ["unit: grapheme", "n_mels: 40", "conv_channels: 4", "rnn_layers: 1", "rnn_hidden: 32", "batch_size: 4",
+             "schedule: constant", f"epochs: {epochs}", *(f"{key}: {value}" for key, value in fixed.items()), f"lr: {lr}"]
+    return "\n".join(lines) + "\n"
+
+
 @pytest.fixture
 def nsml_dir(tmp_path: Path) -> Path:
     return write_nsml(tmp_path / "data", [SENTENCES[i % len(SENTENCES)] for i in range(24)])

@@ -27,7 +27,7 @@ import ray
 from mlflow import MlflowClient
 from ray.tune import ExperimentAnalysis
 
-from tests.conftest import KOSPEECH_LABELS, SENTENCES, write_nsml
+from tests.conftest import KOSPEECH_LABELS, SENTENCES, tiny_space, write_nsml
 from tests.test_search import refuse_ray, runs
 from trainables.worker import FAULTS_ENV
 from tune_asr.config import TrainConfig
@@ -52,18 +52,7 @@ BAD_INPUT = {
 LABELS = 20
 KEPT = LABELS - 5  # orphan has no label
 
-FAULT_SPACE = """\
-unit: grapheme
-n_mels: 40
-conv_channels: 4
-rnn_layers: 1
-rnn_hidden: 32
-batch_size: 4
-schedule: constant
-epochs: 3
-vocab_path: VOCAB
-lr: {choice: [1.0e-2, 1.0e+30]}   # trains / diverges (NaN) in its first epoch
-"""
+FAULT_SPACE = tiny_space("{choice: [1.0e-2, 1.0e+30]}", epochs=3, vocab_path="VOCAB")  # trains / diverges (NaN) in epoch 1
 DIVERGES = 1e30
 FAULTS = {"oom": [{"trial": 4, "attempts": 2}, {"trial": 5, "attempts": 1}], "kill": [{"trial": 2, "after_epoch": 1}]}
 
@@ -304,17 +293,7 @@ def test_killed_worker_resumes_from_its_last_checkpoint_without_losing_epochs(fa
 
 # ---- a driver killed with SIGKILL, then --resume ------------------------------------------------------------
 
-RESUME_SPACE = """\
-unit: grapheme
-n_mels: 40
-conv_channels: 4
-rnn_layers: 1
-rnn_hidden: 32
-batch_size: 4
-schedule: constant
-epochs: 2
-lr: {choice: [1.0e-2, 3.0e-2]}
-"""
+RESUME_SPACE = tiny_space("{choice: [1.0e-2, 3.0e-2]}", epochs=2)
 
 
 def wait_for(condition, timeout: float, process: subprocess.Popen) -> None:

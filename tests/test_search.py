@@ -20,6 +20,7 @@ from mlflow import MlflowClient
 from ray.tune import ExperimentAnalysis
 
 from trainables import TrialResources
+from tests.conftest import tiny_space
 from tune_asr.data.demo import make_demo
 from tune_asr.results import leaderboard, load_experiment
 from tune_asr.results.experiment import BUDGET_STOPPED, FINISHED
@@ -28,17 +29,7 @@ from tune_asr.tracking import TAG_PARENT, TAG_ROLE, TAG_TRIAL, MLflowTracker
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="the demo corpus needs espeak-ng")
 
-SPACE = """\
-unit: grapheme
-n_mels: 40
-conv_channels: 4
-rnn_layers: 1
-rnn_hidden: 32
-batch_size: 4
-schedule: constant
-epochs: 3
-lr: {choice: [1.0e-2, 1.0e-7]}   # trains / stays at its random initialisation
-"""
+SPACE = tiny_space("{choice: [1.0e-2, 1.0e-7]}", epochs=3)  # trains / stays at its random initialisation
 
 
 @pytest.fixture(scope="module")

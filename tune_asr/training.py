@@ -106,7 +106,7 @@ class Trainer:
         self.features = LogMelFeatures(config.n_mels, config.win_ms, config.hop_ms).to(device)
         self.model = DeepSpeech2(config, len(corpus.vocab)).to(device)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-        steps_per_epoch = len(self._batches(corpus.train, epoch=1, shuffle=True))
+        steps_per_epoch = len(self.batches(corpus.train, epoch=1, shuffle=True))
         self.scheduler = make_scheduler(self.optimizer, config, steps_per_epoch * config.epochs)
         self.ctc = torch.nn.CTCLoss(blank=corpus.vocab.blank, zero_infinity=True)
         self.targets = {u.name: torch.tensor(corpus.vocab.encode(u.text), dtype=torch.long) for u in corpus.train + corpus.val}
@@ -118,7 +118,8 @@ class Trainer:
             # lengths that packing needs included.
             self.ddp_model = DistributedDataParallel(self.model, device_ids=None)
 
-    def _batches(self, utterances: list[Utterance], epoch: int, shuffle: bool) -> list[list[Utterance]]:
+    def batches(self, utterances: list[Utterance], epoch: int, shuffle: bool) -> list[list[Utterance]]:
+        """This rank's length-bucketed batches of ``utterances`` for ``epoch`` (the same on every call)."""
         indices = length_batches(
             [len(u.samples) for u in utterances], self.config.batch_size,
             seed=self.config.seed, epoch=epoch, rank=self.rank, world_size=self.world_size, shuffle=shuffle,
@@ -145,23 +146,28 @@ class Trainer:
         loss = self.ctc(log_probs.transpose(0, 1), to_device(torch.cat(targets), self.device), out_lengths, target_lengths)
         return loss, log_probs, out_lengths
 
+    def train_step(self, batch: list[Utterance], generator: torch.Generator | None) -> torch.Tensor:
+        """One optimiser step on ``batch``, SpecAugment drawn from ``generator``; the loss stays on the device."""
+        loss, _, _ = self._loss(batch, augment=True, generator=generator, model=self.ddp_model)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        self.optimizer.step()
+        self.scheduler.step()
+        return loss
+
     def train_epoch(self, epoch: int, progress: bool) -> tuple[float, float, float]:
         """One pass over this rank's batches; returns (mean loss, audio seconds, seconds)."""
         self.model.train()
         torch.manual_seed(self.config.seed * 1000 + epoch)  # dropout: a resumed run draws the same masks
         generator = torch.Generator(device=self.device).manual_seed(self.config.seed * 1000 + epoch)
-        batches = self._batches(self.corpus.train, epoch, shuffle=True)
+        batches = self.batches(self.corpus.train, epoch, shuffle=True)
         loss_sum = torch.zeros((), device=self.device)
         audio_seconds = sum(len(u.samples) for b in batches for u in b) / SAMPLE_RATE
         start = time.perf_counter()
         bar = tqdm(batches, desc=f"epoch {epoch}/{self.config.epochs}", unit="batch", disable=not progress or self.rank != 0, leave=False)
         for step, batch in enumerate(bar):
-            loss, _, _ = self._loss(batch, augment=True, generator=generator, model=self.ddp_model)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
-            self.optimizer.step()
-            self.scheduler.step()
+            loss = self.train_step(batch, generator)
             loss_sum += loss.detach()
             if progress and step % LOG_EVERY_STEPS == 0:
                 bar.set_postfix(loss=f"{loss.item():.3f}")
@@ -177,7 +183,7 @@ class Trainer:
         """Eval mode, no augmentation, all of the validation set (sharded over ranks, then summed)."""
         self.model.eval()
         loss_sum, per_utterance, word_counts = 0.0, [], [0, 0]
-        for batch in self._batches(self.corpus.val, epoch=0, shuffle=False):
+        for batch in self.batches(self.corpus.val, epoch=0, shuffle=False):
             loss, log_probs, out_lengths = self._loss(batch, augment=False, generator=None, model=self.model)
             loss_sum += loss.item() * len(batch)
             for utterance, hypothesis in zip(batch, greedy_decode(log_probs, out_lengths, self.corpus.vocab)):
