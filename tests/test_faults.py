@@ -52,7 +52,7 @@ BAD_INPUT = {
 LABELS = 20
 KEPT = LABELS - 5  # orphan has no label
 
-FAULT_SPACE = tiny_space("{choice: [1.0e-2, 1.0e+30]}", epochs=3, vocab_path="VOCAB")  # trains / diverges (NaN) in epoch 1
+FAULT_LR = "{choice: [1.0e-2, 1.0e+30]}"  # trains / diverges (NaN) in its first epoch
 DIVERGES = 1e30
 FAULTS = {"oom": [{"trial": 4, "attempts": 2}, {"trial": 5, "attempts": 1}], "kill": [{"trial": 2, "after_epoch": 1}]}
 
@@ -157,7 +157,7 @@ def test_strict_search_exits_non_zero_with_the_list_before_ray_starts(
 ) -> None:
     monkeypatch.setattr(ray, "init", refuse_ray)
     space = tmp_path / "space.yaml"
-    space.write_text(FAULT_SPACE.replace("VOCAB", str(write_vocab(tmp_path / "vocab.csv"))), encoding="utf-8")
+    space.write_text(tiny_space(FAULT_LR, epochs=3, vocab_path=str(write_vocab(tmp_path / "vocab.csv"))), encoding="utf-8")
     data = write_bad_nsml(tmp_path / "data")
     code = main(["--data", str(data), "--space", str(space), "--storage", str(tmp_path / "results"), "--name", "s", "--strict"])
     assert code == 2
@@ -210,7 +210,7 @@ def run_search(args: list[str], env: dict[str, str], timeout: float, num_cpus: i
 def fault_search(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = tmp_path_factory.mktemp("faults")
     space = root / "space.yaml"
-    space.write_text(FAULT_SPACE.replace("VOCAB", str(write_vocab(root / "vocab.csv"))), encoding="utf-8")
+    space.write_text(tiny_space(FAULT_LR, epochs=3, vocab_path=str(write_vocab(root / "vocab.csv"))), encoding="utf-8")
     markers = root / "markers"
     spec = root / "faults.json"
     spec.write_text(json.dumps({"dir": str(markers), **FAULTS}), encoding="utf-8")
@@ -293,7 +293,7 @@ def test_killed_worker_resumes_from_its_last_checkpoint_without_losing_epochs(fa
 
 # ---- a driver killed with SIGKILL, then --resume ------------------------------------------------------------
 
-RESUME_SPACE = tiny_space("{choice: [1.0e-2, 3.0e-2]}", epochs=2)
+RESUME_LR = "{choice: [1.0e-2, 3.0e-2]}"  # both train
 
 
 def wait_for(condition, timeout: float, process: subprocess.Popen) -> None:
@@ -333,7 +333,7 @@ def child_statuses(storage: Path, name: str) -> dict[str, str]:
 
 def test_driver_killed_with_sigkill_resumes_to_all_trials_without_duplicate_runs(tmp_path: Path) -> None:
     space = tmp_path / "space.yaml"
-    space.write_text(RESUME_SPACE, encoding="utf-8")
+    space.write_text(tiny_space(RESUME_LR, epochs=2), encoding="utf-8")
     data = write_nsml(tmp_path / "data", [SENTENCES[i % len(SENTENCES)] for i in range(12)])
     storage, name, db = tmp_path / "results", "killed", tmp_path / "results" / "mlflow.db"
     args = ["--data", str(data), "--space", str(space), "--trials", "3", "--seed", "0", "--workers-per-trial", "1",
@@ -457,7 +457,7 @@ def test_existing_two_node_cluster_runs_trials_on_both_nodes_with_shared_storage
         assert time.time() < deadline, (tmp_path / "head.log").read_text()[-3000:] + (tmp_path / "node2.log").read_text()[-3000:]
 
         space = tmp_path / "space.yaml"
-        space.write_text(RESUME_SPACE.replace("epochs: 2", "epochs: 1"), encoding="utf-8")
+        space.write_text(tiny_space(RESUME_LR, epochs=1), encoding="utf-8")
         data = write_nsml(tmp_path / "data", [SENTENCES[i % len(SENTENCES)] for i in range(12)])
         storage = tmp_path / "results"
         args = ["--address", address, "--data", str(data), "--space", str(space), "--trials", "3", "--scheduler", "fifo",
