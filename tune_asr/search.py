@@ -282,7 +282,7 @@ def print_summary(results, settings: SearchSettings, seconds: float) -> bool:
     print(f"MLflow: mlflow ui --backend-store-uri {settings.mlflow_uri}"
           f"\nPlots and leaderboard.csv: python -m tune_asr.results {settings.experiment_dir}")
     complete = results.num_terminated + results.num_errors >= settings.trials
-    if settings.time_budget_s is not None and seconds >= settings.time_budget_s:
+    if not complete and settings.time_budget_s is not None and seconds >= settings.time_budget_s:
         print(f"\nThe time budget ({settings.time_budget_s:.0f} s) is spent: {len(table)} of {settings.trials} trials ran.")
         return True
     if not complete:
