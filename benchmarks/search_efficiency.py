@@ -26,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 
+from tune_asr.results import load_experiment
+
 METHODS = {"tpe": ["--searcher", "tpe", "--scheduler", "asha"], "random": ["--searcher", "random", "--scheduler", "fifo"]}
 LABELS = {"tpe": "TPE + ASHA", "random": "random, no early stopping"}
 
@@ -42,11 +44,10 @@ def launch(search: str, gpu: str, args: argparse.Namespace) -> tuple[subprocess.
 def curve(experiment: Path, launched: float) -> list[tuple[float, float, str]]:
     """(GPU-seconds since launch, validation CER, trial id) of every report, in time order."""
     points = []
-    for result in experiment.glob("trial_*/result.json"):
-        for line in result.read_text(encoding="utf-8").splitlines():
-            row = json.loads(line) if line.strip() else {}
+    for trial in load_experiment(experiment).trials:
+        for row in trial.history.to_dict("records"):
             if math.isfinite(row.get("val_cer", math.nan)):
-                points.append((row["timestamp"] - launched, row["val_cer"], result.parent.name))
+                points.append((row["timestamp"] - launched, row["val_cer"], trial.trial_id))
     return sorted(points)
 
 

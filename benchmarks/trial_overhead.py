@@ -14,20 +14,20 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import statistics
 from datetime import datetime
 from pathlib import Path
+
+from tune_asr.results import load_experiment
 
 
 def trials(search: Path) -> list[dict]:
     """First and last report of every trial that reported."""
     found = []
-    for result in sorted(search.glob("trial_*/result.json")):
-        rows = [json.loads(line) for line in result.read_text(encoding="utf-8").splitlines() if line.strip()]
-        if rows:
-            first = rows[0]
-            found.append({"start": first["timestamp"] - first["time_total_s"], "end": rows[-1]["timestamp"],
+    for trial in load_experiment(search).trials:
+        if len(trial.history):
+            first, last = trial.history.iloc[0], trial.history.iloc[-1]
+            found.append({"start": first["timestamp"] - first["time_total_s"], "end": last["timestamp"],
                           "startup": first["startup_seconds"], "spawn": first.get("spawn_seconds", float("nan")),
                           "data": first["data_seconds"]})
     return found
