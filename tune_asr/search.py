@@ -152,16 +152,18 @@ def saved_settings(args: argparse.Namespace) -> SearchSettings:
     if given:
         raise ValueError(f"--resume takes the saved search's settings; drop {', '.join(given)}")
     storage = args.storage.resolve()
-    if args.name:
-        experiment_dir = storage / args.name
-    else:
-        saved = sorted(storage.glob(f"*/{SETTINGS_FILE}"), key=lambda p: p.stat().st_mtime)
-        if not saved:
-            raise ValueError(f"--resume: no search found under {storage}")
-        experiment_dir = saved[-1].parent
+    experiment_dir = storage / args.name if args.name else latest_search(storage)
+    if experiment_dir is None:
+        raise ValueError(f"--resume: no search found under {storage}")
     if not (experiment_dir / SETTINGS_FILE).is_file():
         raise ValueError(f"--resume: {experiment_dir} holds no search ({SETTINGS_FILE} missing)")
     return SearchSettings.load(experiment_dir)
+
+
+def latest_search(storage: Path) -> Path | None:
+    """The search under ``storage`` whose ``search.json`` was written last (the latest started), if any."""
+    saved = sorted(Path(storage).glob(f"*/{SETTINGS_FILE}"), key=lambda p: p.stat().st_mtime)
+    return saved[-1].parent if saved else None
 
 
 def ensure_demo_data(settings: SearchSettings) -> None:

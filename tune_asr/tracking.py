@@ -31,6 +31,12 @@ TAG_FAILURE = "failure_reason"  # on FAILED trial runs: "diverged: ..." or the e
 METRIC = "val_cer"
 
 
+def last_error_line(trial: Trial) -> str:
+    """The last line of a failed trial's traceback (``error.txt``), e.g. ``TrainingDiverged: ...``."""
+    lines = [line.strip() for line in str(trial.get_error() or "").splitlines() if line.strip()]
+    return lines[-1] if lines else "error (no traceback saved)"
+
+
 def resolve_tracking_uri(cli_uri: str | None, results_dir: Path) -> str:
     """``--mlflow-uri``, else ``MLFLOW_TRACKING_URI``, else ``sqlite:///<results>/mlflow.db``.
 
@@ -131,8 +137,7 @@ class MLflowTracker(Callback):
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         run_id = self._run_id(trial)
         if not trial.last_result.get("diverged"):
-            lines = [line.strip() for line in str(trial.get_error() or "").splitlines() if line.strip()]
-            self._client.set_tag(run_id, TAG_FAILURE, (lines[-1] if lines else "error")[:500])
+            self._client.set_tag(run_id, TAG_FAILURE, last_error_line(trial)[:500])
         self._finish(trial, "FAILED")
 
     def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:

@@ -17,8 +17,9 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution, Floa
 
 from trainables import TrialResources
 from tune_asr.export.best_trial import local_checkpoint_dir
-from tune_asr.search import SETTINGS_FILE, SearchSettings
+from tune_asr.search import SETTINGS_FILE, SearchSettings, latest_search
 from tune_asr.search_space import SearchSpace, SpaceError, load_space
+from tune_asr.tracking import last_error_line
 
 FINISHED, ASHA_STOPPED, FAILED, UNFINISHED = "finished", "ASHA-stopped", "failed", "unfinished"
 BUDGET_STOPPED = "budget-stopped"  # running when --time-budget-s ran out
@@ -99,10 +100,10 @@ class Experiment:
 
 def newest_experiment(storage: Path) -> Path:
     """The search under ``storage`` whose ``search.json`` was written last (the latest search started)."""
-    saved = sorted(Path(storage).glob(f"*/{SETTINGS_FILE}"), key=lambda p: p.stat().st_mtime)
-    if not saved:
+    found = latest_search(storage)
+    if found is None:
         raise ResultsError(f"no search under {storage} (no */{SETTINGS_FILE}); run python -m tune_asr.search first")
-    return saved[-1].parent
+    return found
 
 
 def load_experiment(path: Path) -> Experiment:
@@ -159,12 +160,7 @@ def _status(ray_status: str, epochs: int, settings: SearchSettings) -> str:
 
 
 def _error_line(trial: Any) -> str | None:
-    """The last line of a failed trial's traceback (``error.txt``), e.g. ``TrainingDiverged: ...``."""
-    if trial.status != "ERROR":
-        return None
-    error = trial.get_error()
-    lines = [line for line in str(error or "").splitlines() if line.strip()]
-    return lines[-1].strip() if lines else "error (no traceback saved)"
+    return last_error_line(trial) if trial.status == "ERROR" else None
 
 
 class _Replay:
