@@ -75,10 +75,11 @@ def spec_augment(
         band = (bin_index >= start[:, None]) & (bin_index < (start + width)[:, None])
         masked |= band[:, None, :]
     frame_index = torch.arange(frames, device=device)[None, :]
-    widest = (lengths.to(device) * time_mask_fraction).long()
+    lengths = lengths.to(device)  # once: each host-to-device copy of a CPU tensor waits for the GPU queue
+    widest = (lengths * time_mask_fraction).long()
     for _ in range(time_mask_count):
         width = (uniform() * (widest + 1)).long()
-        start = (uniform() * (lengths.to(device) - width + 1).clamp(min=1)).long()
+        start = (uniform() * (lengths - width + 1).clamp(min=1)).long()
         span = (frame_index >= start[:, None]) & (frame_index < (start + width)[:, None])
         masked |= span[:, :, None]
     return feats.masked_fill(masked, 0.0)

@@ -131,10 +131,10 @@ class Trainer:
         audio = to_device(audio, self.device)
         frame_lengths = self.features.frame_lengths(sample_lengths)
         with torch.no_grad():
-            feats, _ = self.features(audio, sample_lengths)
+            feats, device_frame_lengths = self.features(audio, sample_lengths)  # the model packs with the host copy
             if augment:
                 feats = spec_augment(
-                    feats, frame_lengths,
+                    feats, device_frame_lengths,
                     freq_mask_width=self.config.freq_mask_width, freq_mask_count=self.config.freq_mask_count,
                     time_mask_fraction=self.config.time_mask_fraction, time_mask_count=self.config.time_mask_count,
                     generator=generator,
@@ -169,7 +169,7 @@ class Trainer:
         for step, batch in enumerate(bar):
             loss = self.train_step(batch, generator)
             loss_sum += loss.detach()
-            if progress and step % LOG_EVERY_STEPS == 0:
+            if not bar.disable and step % LOG_EVERY_STEPS == 0:  # .item() waits for the GPU: only where it is shown
                 bar.set_postfix(loss=f"{loss.item():.3f}")
         bar.close()
         total_loss, total_batches, total_audio = _all_reduce_sum([loss_sum.item(), len(batches), audio_seconds], self.device)
