@@ -38,3 +38,9 @@ def test_undecodable_label_file_names_the_file(tmp_path: Path) -> None:
     path = write(tmp_path, b"filename,text\nidx_0,\xff\xfe\xff\n")
     with pytest.raises(ValueError, match="train_label"):
         read_labels(path)
+
+
+def test_unclosed_quote_past_the_csv_field_limit_names_file_and_line(tmp_path: Path) -> None:
+    raw = ("filename,text\nidx_0,가\nidx_1,\"나" + "다" * 200_000 + "\n").encode()
+    with pytest.raises(ValueError, match=r"train_label line \d+: not readable as CSV"):
+        read_labels(write(tmp_path, raw))

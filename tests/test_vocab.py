@@ -44,3 +44,13 @@ def test_write_and_read_back(tmp_path: Path) -> None:
 def test_vocabulary_must_start_with_specials() -> None:
     with pytest.raises(ValueError, match="<pad>"):
         Vocabulary(["a", "b"], "character")
+
+
+def test_bad_vocabulary_rows_name_the_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "labels.csv"
+    path.write_text("id,char,freq\n0,<pad>,0\n1,<sos>,0\n2,<eos>,x\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"labels.csv line 4: id and freq must be integers"):
+        Vocabulary.read_csv(path, "character")
+    path.write_text("id,char,freq\n0,<pad>,0\n1,<sos>,0\n2,<eos>,0\n3,가,1\n4,가,1\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"labels.csv: vocabulary holds a symbol twice"):
+        Vocabulary.read_csv(path, "character")

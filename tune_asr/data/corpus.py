@@ -110,7 +110,7 @@ def read_train_folder(data_dir: Path, config: TrainConfig, decode: bool = True) 
         else:
             try:
                 samples = read_pcm(audio_dir / row.filename)
-            except AudioError as error:
+            except (AudioError, OSError) as error:  # OSError: a file the system refuses to read
                 report.add(row.filename, f"bad audio: {error}")
                 continue
             seconds = duration_seconds(samples)

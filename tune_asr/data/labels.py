@@ -50,15 +50,19 @@ def read_labels(path: Path) -> tuple[list[LabelRow], list[LabelProblem]]:
     reader = csv.reader(io.StringIO(text, newline=""))
     rows: list[LabelRow] = []
     problems: list[LabelProblem] = []
-    for index, record in enumerate(reader):
-        line = reader.line_num
-        if not record or all(not cell.strip() for cell in record):
-            continue
-        if index == 0 and [cell.strip().lower() for cell in record[:2]] == ["filename", "text"]:
-            continue
-        if len(record) < 2:
-            problems.append(LabelProblem(line, f"expected 'filename,text', got {record!r}"))
-            continue
-        filename = record[0].strip()
-        rows.append(LabelRow(filename=filename, text=normalise_text(record[1]), line=line))
+    try:
+        for index, record in enumerate(reader):
+            line = reader.line_num
+            if not record or all(not cell.strip() for cell in record):
+                continue
+            if index == 0 and [cell.strip().lower() for cell in record[:2]] == ["filename", "text"]:
+                continue
+            if len(record) < 2:
+                problems.append(LabelProblem(line, f"expected 'filename,text', got {record!r}"))
+                continue
+            filename = record[0].strip()
+            rows.append(LabelRow(filename=filename, text=normalise_text(record[1]), line=line))
+    except csv.Error as error:  # e.g. an unclosed quote that swallows the rest of the file
+        raise ValueError(f"{path} line {reader.line_num}: not readable as CSV ({error})") from None
     return rows, problems
+

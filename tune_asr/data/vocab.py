@@ -13,13 +13,12 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Literal
 
+from tune_asr.config import Unit
 from tune_asr.data.labels import decode_label_bytes
 
 SPECIALS = ("<pad>", "<sos>", "<eos>")
 BLANK = "<blank>"
-Unit = Literal["character", "grapheme"]
 
 
 def to_units(text: str, unit: Unit) -> list[str]:
@@ -67,11 +66,19 @@ class Vocabulary:
         rows = list(csv.DictReader(text.splitlines()))
         if not rows or not {"id", "char"} <= set(rows[0]):
             raise ValueError(f"{path}: expected a kospeech vocabulary with header 'id,char,freq'")
-        rows.sort(key=lambda row: int(row["id"]))
+        for line, row in enumerate(rows, start=2):  # line 1 is the header
+            try:
+                row["id"], row["freq"] = int(row["id"]), int(row.get("freq") or 0)
+            except (TypeError, ValueError):
+                raise ValueError(f"{path} line {line}: id and freq must be integers, got {row!r}") from None
+        rows.sort(key=lambda row: row["id"])
         chars = [row["char"] for row in rows]
-        freqs = [int(row.get("freq") or 0) for row in rows]
+        freqs = [row["freq"] for row in rows]
         if unit == "character":
-            return cls(chars, unit, freqs)
+            try:
+                return cls(chars, unit, freqs)
+            except ValueError as error:
+                raise ValueError(f"{path}: {error}") from None
         jamo_counts: Counter[str] = Counter()
         for char, freq in zip(chars[len(SPECIALS) :], freqs[len(SPECIALS) :]):
             for jamo in to_units(char, "grapheme"):
