@@ -117,8 +117,6 @@ def _coerce(key: str, value: Any, default: Any) -> Any:
     if key == "vocab_path":
         return None if value in (None, "", "none", "None") else str(value)
     try:
-        if isinstance(default, bool):
-            return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
         if isinstance(default, int):
             number = float(value)
             if number != int(number):

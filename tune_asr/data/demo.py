@@ -33,9 +33,9 @@ import torch
 import torchaudio.functional as AF
 from tqdm import tqdm
 
+from tune_asr.data.audio import BYTES_PER_SAMPLE, SAMPLE_RATE
 from tune_asr.data.grammar import sample_sentence
 
-SAMPLE_RATE = 16_000
 VOICES = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4")
 SPEEDS = range(130, 191, 5)  # words per minute
 PITCHES = range(30, 71, 5)  # espeak-ng pitch, 0..99
@@ -96,7 +96,7 @@ def synthesise(utt: Utterance) -> int:
     """Write one utterance's PCM file (in a worker process) and return its number of samples."""
     pcm = wav_to_pcm16k(espeak(utt))
     utt.path.write_bytes(pcm)
-    return len(pcm) // 2
+    return len(pcm) // BYTES_PER_SAMPLE
 
 
 def _init_worker() -> None:
