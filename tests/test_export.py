@@ -243,3 +243,12 @@ def test_export_refuses_a_non_empty_out_and_a_missing_checkpoint(checkpoint: Pat
     assert export_main(["--checkpoint", str(tmp_path / "none"), "--out", str(tmp_path / "new")]) == 2
     with pytest.raises(ReplayError, match="main.py not found"):
         replay(tmp_path, tmp_path)
+
+
+def test_export_names_a_checkpoint_it_cannot_use(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    garbage, foreign = tmp_path / "garbage.pt", tmp_path / "foreign.pt"
+    garbage.write_bytes(b"not a checkpoint")
+    torch.save({"model": {}}, foreign)
+    for path, why in ((garbage, "not readable as a checkpoint"), (foreign, "not a tune-asr checkpoint (no config, vocab)")):
+        assert export_main(["--checkpoint", str(path), "--out", str(tmp_path / "out")]) == 2
+        assert f"{path}: {why}" in capsys.readouterr().err

@@ -21,7 +21,7 @@ from matplotlib.image import imread
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 
 from tests.conftest import TINY_SEARCH_EPOCHS
-from tune_asr.results import Report, TrialRun, report
+from tune_asr.results import Report, TrialRun, leaderboard, report
 from tune_asr.results.__main__ import main as results_main
 from tune_asr.results.bootstrap import cer_interval
 from tune_asr.results.experiment import ASHA_STOPPED, FINISHED, load_experiment
@@ -136,6 +136,18 @@ def test_cli_reads_the_newest_search_under_storage(search: Path, capsys: pytest.
 def test_cli_names_a_folder_that_is_not_a_search(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert results_main([str(tmp_path)]) == 2
     assert f"{tmp_path}: no search.json" in capsys.readouterr().err
+
+
+@needs_espeak
+def test_a_search_without_trials_yet_has_an_empty_leaderboard(search: Path) -> None:
+    empty = leaderboard(dataclasses.replace(load_experiment(search), trials=[]))
+    assert len(empty) == 0 and {"trial", "status", "val_cer", "checkpoint"} <= set(empty.columns)
+
+
+def test_cli_names_a_corrupt_search_json(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "search.json").write_text("{not json", encoding="utf-8")
+    assert results_main([str(tmp_path)]) == 2
+    assert f"{tmp_path / 'search.json'}: not a search's settings" in capsys.readouterr().err
 
 
 def _utterances(n: int, cer: float, rng: np.random.Generator) -> list[tuple[str, int, int]]:

@@ -38,9 +38,9 @@ def sample(space: SearchSpace, trials: int, seed: int = 0) -> list[dict]:
     return configs
 
 
-@pytest.mark.parametrize("name", ["default.yaml", "gpu.yaml"])
-def test_shipped_spaces_load_and_sample_valid_configs(name: str) -> None:
-    space = load_space(REPO / "search_spaces" / name)
+@pytest.mark.parametrize("path", sorted((REPO / "search_spaces").glob("*.yaml")), ids=lambda path: path.name)
+def test_shipped_spaces_load_and_sample_valid_configs(path: Path) -> None:
+    space = load_space(path)
     for values in sample(space, 20):
         TrainConfig.from_dict(values)
 
@@ -138,3 +138,10 @@ def test_space_survives_pickling_as_tune_stores_it(tmp_path: Path) -> None:
 def test_exponents_without_a_dot_are_numbers_not_text(tmp_path: Path) -> None:
     space = load_space(write(tmp_path, "lr: {loguniform: {low: 1e-4, high: 1e-3}}\n"))
     assert space.params["lr"].low == 1e-4
+
+
+def test_space_file_that_is_not_utf8_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "space.yaml"
+    path.write_bytes("lr: 0.001  # 학습률\n".encode("cp949"))
+    with pytest.raises(SpaceError, match=r"space.yaml: not UTF-8 text"):
+        load_space(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,11 @@ from tune_asr.config import TrainConfig
 from tune_asr.data.vocab import Vocabulary
 
 CHECKPOINT_FILE = "checkpoint.pt"
+REQUIRED_KEYS = ("model", "config", "vocab")  # what inference needs; a resume needs the optimiser's too
+
+
+class CheckpointError(ValueError):
+    """The file is not a readable tune-asr checkpoint; the message names it."""
 
 
 def vocab_state(vocab: Vocabulary) -> dict[str, Any]:
@@ -37,7 +43,14 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     path = Path(path)
     if path.is_dir():
         path = path / CHECKPOINT_FILE
-    return torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except (OSError, EOFError, RuntimeError, pickle.UnpicklingError) as error:
+        raise CheckpointError(f"{path}: not readable as a checkpoint ({error})") from None
+    missing = [key for key in REQUIRED_KEYS if not isinstance(state, dict) or key not in state]
+    if missing:
+        raise CheckpointError(f"{path}: not a tune-asr checkpoint (no {', '.join(missing)})")
+    return state
 
 
 def config_from_checkpoint(state: dict[str, Any]) -> TrainConfig:

@@ -68,7 +68,11 @@ class SearchSettings:
 
     @classmethod
     def load(cls, experiment_dir: Path) -> "SearchSettings":
-        return cls(**json.loads((experiment_dir / SETTINGS_FILE).read_text(encoding="utf-8")))
+        path = experiment_dir / SETTINGS_FILE
+        try:
+            return cls(**json.loads(path.read_text(encoding="utf-8")))
+        except (ValueError, TypeError) as error:  # not JSON, or keys of another version
+            raise ValueError(f"{path}: not a search's settings ({error})") from None
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

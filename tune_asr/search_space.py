@@ -130,6 +130,8 @@ def load_space(path: Path | str) -> SearchSpace:
         document = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)  # noqa: S506 (SafeLoader subclass)
     except OSError as error:
         raise SpaceError(f"{path}: cannot read the search space: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise SpaceError(f"{path}: not UTF-8 text") from None
     except yaml.YAMLError as error:
         raise SpaceError(f"{path}: not valid YAML: {error}") from None
     if not isinstance(document, _LineDict):

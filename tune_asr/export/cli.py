@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tune_asr.checkpoint import load_checkpoint
+from tune_asr.checkpoint import CheckpointError, load_checkpoint
 from tune_asr.export.package import DEFAULT_IMAGE, PLATFORMS, ExportError, write_package
 from tune_asr.export.replay import ReplayError, replay
 
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         state, source = _source(args)
         out = write_package(state, args.out, platform=args.platform, image=args.image, source=source, dataset=args.dataset)
-    except (ExportError, FileNotFoundError) as error:
+    except (ExportError, CheckpointError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"{source}\nWrote {out} ({args.platform}); see {out / 'README.md'} for the {args.platform} commands.")

@@ -113,7 +113,10 @@ def load_experiment(path: Path) -> Experiment:
     path = Path(path).resolve()
     if not (path / SETTINGS_FILE).is_file():
         raise ResultsError(f"{path}: no {SETTINGS_FILE}; expected a folder written by python -m tune_asr.search")
-    settings = SearchSettings.load(path)
+    try:
+        settings = SearchSettings.load(path)
+    except ValueError as error:
+        raise ResultsError(str(error)) from None
     try:
         space = load_space(settings.space)
     except SpaceError as error:

@@ -33,7 +33,9 @@ def leaderboard(experiment: Experiment) -> pd.DataFrame:
             **{key: trial.params.get(key) for key in experiment.searched_keys},
             "error": trial.error, "checkpoint": str(trial.best_checkpoint or ""),
         })
-    table = pd.DataFrame(rows)
+    columns = ["trial", "status", "val_cer", "ci_low", "ci_high", "best_epoch", "epochs", hours_column(experiment),
+               *experiment.searched_keys, "error", "checkpoint"]
+    table = pd.DataFrame(rows, columns=columns)  # the columns even when no trial has started yet
     return table.sort_values("val_cer", na_position="last", kind="stable").reset_index(drop=True)
 
 
