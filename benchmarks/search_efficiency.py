@@ -93,16 +93,17 @@ def report(args: argparse.Namespace) -> None:
     by_method = {m: sorted((s for s in searches.values() if s["method"] == m), key=lambda s: s["seed"]) for m in METHODS}
     target = statistics.median(best_so_far(s["points"], math.inf) for s in by_method["random"])
     print(f"Target: random search's median final best validation CER = {target:.4f}\n")
-    print("| search | seed | trials | best CER at 1/3 budget | at 2/3 | final best | GPU-s to reach target |")
-    print("|---|---|---|---|---|---|---|")
+    print("| search | seed | trials | epochs per trial | best CER at 1/3 budget | at 2/3 | final best | GPU-s to reach target |")
+    print("|---|---|---|---|---|---|---|---|")
     reach = {m: [] for m in METHODS}
     for method, rows in by_method.items():
         for s in rows:
             points = s["points"]
             reach[method].append(time_to_reach(points, target))
             marks = [best_so_far(points, budget * f) for f in (1 / 3, 2 / 3, math.inf)]
-            print(f"| {LABELS[method]} | {s['seed']} | {s['trials']} | {marks[0]:.4f} | {marks[1]:.4f} | {marks[2]:.4f} | "
-                  f"{reach[method][-1]:.0f} |")
+            reached = reach[method][-1]
+            print(f"| {LABELS[method]} | {s['seed']} | {s['trials']} | {len(points) / s['trials']:.1f} | {marks[0]:.4f} | "
+                  f"{marks[1]:.4f} | {marks[2]:.4f} | {'never' if math.isinf(reached) else f'{reached:.0f}'} |")
     medians = {m: statistics.median(times) for m, times in reach.items()}
     print(f"\nMedian GPU-seconds to reach {target:.4f}: " + ", ".join(f"{LABELS[m]} {t:.0f}" for m, t in medians.items()))
     print(f"Ratio TPE + ASHA / random: {medians['tpe'] / medians['random']:.2f} (goal: 1/3 or less)")

@@ -11,7 +11,7 @@ the competition's 2,001-symbol vocabulary):
               exactly our batches' shapes: the attainable limit with no data pipeline;
 and the recurrence's time per step at batch 32, 64, 128 and 256.
 
-Usage: python benchmarks/throughput.py --data DIR --vocab LABELS_CSV [--utterances 3000] [--batch-size 128] [--json OUT]
+Usage: python benchmarks/throughput.py --data DIR --vocab LABELS_CSV [--batch-size 128] [--json OUT] [--profile]
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ import torchaudio
 
 from tune_asr.config import TrainConfig
 from tune_asr.data.audio import SAMPLE_RATE
+from tune_asr.data.batching import padded_length
 from tune_asr.data.corpus import Corpus, load_corpus
 from tune_asr.model import DeepSpeech2
 from tune_asr.training import PAD_TO_SAMPLES, Trainer
-
 
 
 def synchronize(device: torch.device) -> None:
@@ -116,7 +116,7 @@ def seed_loop(corpus: Corpus, config: TrainConfig, device: torch.device, workers
     return row("seed-loop (fp32, per-sample CPU features)", audio, utterances, time.perf_counter() - start, device)
 
 
-def our_loop(corpus: Corpus, config: TrainConfig, device: torch.device, name: str) -> tuple[dict, Trainer]:
+def our_loop(corpus: Corpus, config: TrainConfig, device: torch.device) -> tuple[dict, Trainer]:
     trainer = Trainer(config, corpus, device)
     trainer.train_epoch(epoch=1, progress=False)  # warm-up: cuDNN plans, allocator
     reset_peak(device)
@@ -124,7 +124,7 @@ def our_loop(corpus: Corpus, config: TrainConfig, device: torch.device, name: st
     start = time.perf_counter()
     _, audio, _ = trainer.train_epoch(epoch=2, progress=False)
     synchronize(device)
-    return row(name, audio, len(corpus.train), time.perf_counter() - start, device), trainer
+    return row("ours (tune_asr.training, bf16)", audio, len(corpus.train), time.perf_counter() - start, device), trainer
 
 
 def profile_steps(trainer: Trainer, steps: int = 8) -> str:
@@ -144,7 +144,7 @@ def model_alone(trainer: Trainer, config: TrainConfig, device: torch.device) -> 
     for batch in trainer.batches(trainer.corpus.train, epoch=2, shuffle=True):
         samples = torch.tensor([len(u.samples) for u in batch])
         frames = trainer.features.frame_lengths(samples)
-        padded_frames = int(trainer.features.frame_lengths(torch.tensor(-(-int(samples.max()) // PAD_TO_SAMPLES) * PAD_TO_SAMPLES)))
+        padded_frames = int(trainer.features.frame_lengths(torch.tensor(padded_length(int(samples.max()), PAD_TO_SAMPLES))))
         targets = torch.tensor([len(trainer.targets[u.name]) for u in batch])
         shapes.append((torch.randn(len(batch), padded_frames, config.n_mels, device=device), frames, targets,
                        float(samples.sum()) / SAMPLE_RATE))
@@ -220,7 +220,7 @@ def main() -> None:
     print(f"{len(corpus.train)} training utterances, {sum(u.seconds for u in corpus.train) / len(corpus.train):.2f} s mean, "
           f"vocabulary {len(corpus.vocab)}, batch {config.batch_size}, {torch.cuda.get_device_name() if device.type == 'cuda' else 'cpu'}")
     rows = [seed_loop(corpus, config, device, args.workers, args.seed_steps)]
-    ours, trainer = our_loop(corpus, config, device, "ours (tune_asr.training, bf16)")
+    ours, trainer = our_loop(corpus, config, device)
     rows += [ours, model_alone(trainer, config, device)]
     if args.profile:
         print(profile_steps(trainer))

@@ -1,9 +1,10 @@
 """Where a trial's start-up goes (issue 5.4): Ray Train's process chain for a training function that does nothing.
 
-Each run is a ``TorchTrainer`` of one worker whose function only reports the time it was entered.
-From Ray's State API, every process the run launched and when: the controller, the worker, and
-Train's helper actors. Runs go one at a time, then ``--concurrent`` at once (as packed trials
-start), so the cost of the chain and what contention adds show side by side.
+Each run is a ``TorchTrainer`` of one worker whose function only notes the time it was entered:
+what is left is Ray Train's own cost (a controller process, then worker processes, each a fresh
+Python importing Ray Train and torch, plus Train's helper actors). Runs go one at a time, then
+``--concurrent`` at once (as packed trials start), so the chain's cost and what contention adds
+show side by side.
 
 Usage: python benchmarks/train_startup.py [--runs 3] [--concurrent 4] [--gpu]
 """
@@ -13,17 +14,14 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import ray
 from ray.train import RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
-from ray.util.state import list_actors, list_workers
 
 from tune_asr.search import init_ray
-
 
 STORAGE = Path("/tmp/train_startup")
 
@@ -46,27 +44,12 @@ def one_run(tag: str, gpu: float) -> dict:
     return {"started": started, "finished": time.time(), "entered": float(mark.read_text(encoding="utf-8")) - started}
 
 
-def timeline(runs: list[dict]) -> dict[str, list[float]]:
-    """Seconds from each run's start to the launch of each process it started (by actor class)."""
-    names = {actor.pid: actor.class_name for actor in list_actors(limit=10_000)}
-    launched = defaultdict(list)
-    for worker in list_workers(detail=True, limit=10_000):
-        when = (worker.worker_launch_time_ms or 0) / 1000
-        owner = max((r for r in runs if r["started"] <= when <= r["finished"]), key=lambda r: r["started"], default=None)
-        if owner and worker.pid in names:
-            launched[names[worker.pid]].append(when - owner["started"])
-    return launched
-
-
 def summary(label: str, runs: list[dict]) -> None:
     print(f"\n{label}: {len(runs)} runs")
     print("| step | median s after fit() | range |\n|---|---|---|")
-    for name, seconds in sorted(timeline(runs).items(), key=lambda item: statistics.median(item[1])):
-        print(f"| {name} process launched | {statistics.median(seconds):.1f} | {min(seconds):.1f}–{max(seconds):.1f} |")
-    entered = [r["entered"] for r in runs]
-    whole = [r["finished"] - r["started"] for r in runs]
-    print(f"| training function entered | {statistics.median(entered):.1f} | {min(entered):.1f}–{max(entered):.1f} |")
-    print(f"| fit() returned | {statistics.median(whole):.1f} | {min(whole):.1f}–{max(whole):.1f} |")
+    for step, seconds in (("training function entered", [r["entered"] for r in runs]),
+                          ("fit() returned", [r["finished"] - r["started"] for r in runs])):
+        print(f"| {step} | {statistics.median(seconds):.1f} | {min(seconds):.1f}–{max(seconds):.1f} |")
 
 
 def main() -> None:

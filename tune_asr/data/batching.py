@@ -43,8 +43,13 @@ def pad_audio(samples: Sequence[np.ndarray], multiple: int = 1) -> tuple[torch.T
     cuDNN's autotuner then tunes each shape once instead of at almost every step.
     """
     lengths = torch.tensor([len(s) for s in samples], dtype=torch.long)
-    padded = -(-int(lengths.max()) // multiple) * multiple
+    padded = padded_length(int(lengths.max()), multiple)
     batch = np.zeros((len(samples), padded), dtype=np.int16)
     for row, s in zip(batch, samples):
         row[: len(s)] = s
     return torch.from_numpy(batch), lengths
+
+
+def padded_length(longest: int, multiple: int) -> int:
+    """``longest`` rounded up to a whole number of ``multiple``: the padded length of its batch."""
+    return -(-longest // multiple) * multiple
