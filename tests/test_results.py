@@ -30,18 +30,10 @@ from tune_asr.results.mlflow_log import ARTIFACT_DIR, client_for, parent_run_id
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="the demo corpus needs espeak-ng")
 
-MAX_EPOCHS = TINY_SEARCH_EPOCHS
-
-
 @pytest.fixture(scope="module")
-def search(tiny_search: Path) -> Path:
-    return tiny_search
-
-
-@pytest.fixture(scope="module")
-def reported(search: Path) -> tuple[Report, str]:
+def reported(tiny_search: Path) -> tuple[Report, str]:
     printed: list[str] = []
-    return report(search, echo=printed.append), "\n".join(printed)
+    return report(tiny_search, echo=printed.append), "\n".join(printed)
 
 
 @needs_espeak
@@ -64,8 +56,8 @@ def test_every_interval_contains_its_point_estimate(reported: tuple[Report, str]
 def test_asha_stopped_trials_are_told_apart_from_finished_ones(reported: tuple[Report, str]) -> None:
     table = reported[0].table
     assert set(table["status"]) == {FINISHED, ASHA_STOPPED}
-    assert (table.loc[table["status"] == FINISHED, "epochs"] == MAX_EPOCHS).all()
-    assert (table.loc[table["status"] == ASHA_STOPPED, "epochs"] < MAX_EPOCHS).all()
+    assert (table.loc[table["status"] == FINISHED, "epochs"] == TINY_SEARCH_EPOCHS).all()
+    assert (table.loc[table["status"] == ASHA_STOPPED, "epochs"] < TINY_SEARCH_EPOCHS).all()
 
 
 @needs_espeak
@@ -103,16 +95,16 @@ def test_mlflow_parent_run_holds_the_leaderboard_and_plots(reported: tuple[Repor
 
 
 @needs_espeak
-def test_too_few_trials_for_importance_is_said_not_raised(search: Path) -> None:
-    importances = param_importances(load_experiment(search))
+def test_too_few_trials_for_importance_is_said_not_raised(tiny_search: Path) -> None:
+    importances = param_importances(load_experiment(tiny_search))
     assert [i.values for i in importances] == [{}, {}]
     assert all(f"needs at least {MIN_TRIALS}" in i.note for i in importances)
 
 
 @needs_espeak
-def test_importance_ranks_the_parameter_that_decides_cer(search: Path) -> None:
+def test_importance_ranks_the_parameter_that_decides_cer(tiny_search: Path) -> None:
     """Eight made-up trials where lr alone decides the CER and dropout is noise."""
-    experiment = load_experiment(search)
+    experiment = load_experiment(tiny_search)
     distributions = {"lr": CategoricalDistribution([1e-2, 1e-7]), "dropout": FloatDistribution(0.0, 0.3)}
     template = experiment.trials[0]
     rng = np.random.default_rng(0)
@@ -128,8 +120,8 @@ def test_importance_ranks_the_parameter_that_decides_cer(search: Path) -> None:
 
 
 @needs_espeak
-def test_cli_reads_the_newest_search_under_storage(search: Path, capsys: pytest.CaptureFixture) -> None:
-    assert results_main(["--storage", str(search.parent), "--no-mlflow"]) == 0
+def test_cli_reads_the_newest_search_under_storage(tiny_search: Path, capsys: pytest.CaptureFixture) -> None:
+    assert results_main(["--storage", str(tiny_search.parent), "--no-mlflow"]) == 0
     assert "Leaderboard of tiny" in capsys.readouterr().out
 
 
@@ -139,8 +131,8 @@ def test_cli_names_a_folder_that_is_not_a_search(tmp_path: Path, capsys: pytest.
 
 
 @needs_espeak
-def test_a_search_without_trials_yet_has_an_empty_leaderboard(search: Path) -> None:
-    empty = leaderboard(dataclasses.replace(load_experiment(search), trials=[]))
+def test_a_search_without_trials_yet_has_an_empty_leaderboard(tiny_search: Path) -> None:
+    empty = leaderboard(dataclasses.replace(load_experiment(tiny_search), trials=[]))
     assert len(empty) == 0 and {"trial", "status", "val_cer", "checkpoint"} <= set(empty.columns)
 
 

@@ -59,7 +59,7 @@ def test_schedules_peak_at_one_and_never_go_negative(schedule: str) -> None:
 
 def test_config_overrides_coerce_and_reject_bad_keys() -> None:
     config = TrainConfig().with_overrides(["rnn_hidden=256", "lr=3e-4", "vocab_path=none"])
-    assert config.rnn_hidden == 256 and config.lr == 3e-4
+    assert config.rnn_hidden == 256 and config.lr == 3e-4 and config.vocab_path is None
     with pytest.raises(ValueError, match="unknown config key"):
         TrainConfig().with_overrides(["hidden=3"])
     with pytest.raises(ValueError, match="rnn_layers"):
