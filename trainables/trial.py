@@ -20,9 +20,10 @@ from ray.tune.integration.ray_train import TuneReportCallback
 from trainables.resources import TRIAL_DRIVER_CPU, TrialResources
 from trainables.worker import DIVERGED_FILE, train_loop_per_worker, worker_spec
 from tune_asr.config import TrainConfig
+from tune_asr.metrics import METRIC
 from tune_asr.training import TrainingDiverged
 
-METRIC, MODE = "val_cer", "min"
+MODE = "min"  # of METRIC, the validation CER
 CHECKPOINTS_KEPT = 2  # per trial, best by val_cer (the latest is kept as well, for resuming)
 
 

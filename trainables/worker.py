@@ -26,6 +26,7 @@ from trainables.resources import TrialResources
 from tune_asr.checkpoint import CHECKPOINT_FILE
 from tune_asr.config import TrainConfig
 from tune_asr.data.corpus import load_corpus
+from tune_asr.metrics import METRIC
 from tune_asr.training import EpochRecord, TrainingDiverged, train
 
 # Fault injection for the fault tests (tests/test_faults.py): this environment variable names a JSON
@@ -120,7 +121,7 @@ def train_loop_per_worker(spec: dict[str, Any]) -> None:
                 Path(spec["run_dir"]).mkdir(parents=True, exist_ok=True)
                 (Path(spec["run_dir"]) / DIVERGED_FILE).write_text(str(error), encoding="utf-8")
             # val_cer is NaN (Tune wants the metric in every result; NaN is never anyone's best).
-            ray.train.report({"epoch": error.epoch, "val_cer": float("nan"), "diverged": 1, "diverged_reason": str(error), **timings})
+            ray.train.report({"epoch": error.epoch, METRIC: float("nan"), "diverged": 1, "diverged_reason": str(error), **timings})
 
 
 class _Faults:

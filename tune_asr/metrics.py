@@ -9,6 +9,8 @@ from collections.abc import Sequence
 
 import Levenshtein
 
+METRIC = "val_cer"  # the validation CER every epoch reports: what the search minimises and exports choose by
+
 
 def char_errors(reference: str, hypothesis: str) -> tuple[int, int]:
     """(edit distance, reference length), both with spaces removed."""

@@ -22,13 +22,13 @@ from ray.tune.result import AUTO_RESULT_KEYS
 
 from tune_asr.checkpoint import CHECKPOINT_FILE
 from tune_asr.config import TrainConfig
+from tune_asr.metrics import METRIC
 
 TAG_SEARCH = "tune_asr.search_id"  # one search, kept across --resume
 TAG_TRIAL = "tune_asr.trial_id"
 TAG_ROLE = "tune_asr.role"  # "search" (the parent run) or "trial"
 TAG_PARENT = "mlflow.parentRunId"  # how the MLflow UI nests runs
 TAG_FAILURE = "failure_reason"  # on FAILED trial runs: "diverged: ..." or the error's last line
-METRIC = "val_cer"
 
 
 def last_error_line(trial: Trial) -> str:

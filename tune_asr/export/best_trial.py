@@ -14,8 +14,8 @@ from pathlib import Path
 
 from tune_asr.checkpoint import CHECKPOINT_FILE
 from tune_asr.export.package import ExportError
+from tune_asr.metrics import METRIC
 
-METRIC = "val_cer"  # what trainables report and the search minimises
 CHECKPOINT_KEY = "checkpoint_path"  # added to each report by Ray's TuneReportCallback
 
 
