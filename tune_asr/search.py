@@ -22,9 +22,12 @@ import time
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tune_asr.search_space import SearchSpace, SpaceError, load_space
+
+if TYPE_CHECKING:
+    from trainables import TrialResources
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SPACE = REPO_ROOT / "search_spaces" / "default.yaml"
@@ -57,6 +60,13 @@ class SearchSettings:
     scheduler: str = "asha"  # "fifo": no early stopping
     strict: bool = False  # any bad input file stops the search (and every trial) instead of being skipped
     time_budget_s: float | None = None  # the tuning loop stops (running trials included) after this long
+
+    @property
+    def resources(self) -> TrialResources:
+        """One trial's :class:`trainables.TrialResources` (imported here: ``--help`` needs no Ray)."""
+        from trainables import TrialResources
+
+        return TrialResources(self.gpus_per_trial, self.workers_per_trial, self.cpus_per_worker)
 
     @property
     def experiment_dir(self) -> Path:
@@ -214,10 +224,10 @@ def build_tuner(settings: SearchSettings):
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
     from ray.tune.search.optuna import OptunaSearch
 
-    from trainables import METRIC, MODE, NoRetryOnDivergence, TrialResources, make_trainable
+    from trainables import METRIC, MODE, NoRetryOnDivergence, make_trainable
     from tune_asr.tracking import MLflowTracker
 
-    resources = TrialResources(settings.gpus_per_trial, settings.workers_per_trial, settings.cpus_per_worker)
+    resources = settings.resources
     trainable = make_trainable(settings.data, resources, settings.experiment_dir / "train_runs", settings.strict)
     if tune.Tuner.can_restore(str(settings.experiment_dir)):
         return tune.Tuner.restore(str(settings.experiment_dir), trainable, resume_unfinished=True)

@@ -15,7 +15,6 @@ from typing import Any
 import pandas as pd
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
-from trainables import TrialResources
 from tune_asr.export.best_trial import local_checkpoint_dir
 from tune_asr.search import SETTINGS_FILE, SearchSettings, latest_search
 from tune_asr.search_space import SearchSpace, SpaceError, load_space
@@ -80,10 +79,8 @@ class Experiment:
     @property
     def devices_per_trial(self) -> float:
         """GPUs of one trial, or the CPUs it reserves (its workers and its Tune driver) when it has no GPU."""
-        if self.settings.gpus_per_trial > 0:
-            return self.settings.gpus_per_trial
-        resources = TrialResources(0.0, self.settings.workers_per_trial, self.settings.cpus_per_worker)
-        return resources.per_trial()["CPU"]
+        need = self.settings.resources.per_trial()
+        return need.get("GPU", need["CPU"])
 
     @property
     def hours_label(self) -> str:
