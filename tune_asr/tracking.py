@@ -28,6 +28,7 @@ TAG_SEARCH = "tune_asr.search_id"  # one search, kept across --resume
 TAG_TRIAL = "tune_asr.trial_id"
 TAG_ROLE = "tune_asr.role"  # "search" (the parent run) or "trial"
 TAG_PARENT = "mlflow.parentRunId"  # how the MLflow UI nests runs
+SQLITE = "sqlite:///"  # a local tracking store: the project's default
 TAG_FAILURE = "failure_reason"  # on FAILED trial runs: "diverged: ..." or the error's last line
 
 
@@ -42,18 +43,25 @@ def resolve_tracking_uri(cli_uri: str | None, results_dir: Path) -> str:
 
     A relative sqlite path is made absolute now, on the driver: Ray runs trials in other folders.
     """
-    uri = cli_uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{results_dir / 'mlflow.db'}"
-    prefix = "sqlite:///"
-    if uri.startswith(prefix):
-        uri = prefix + str(Path(uri[len(prefix):]).resolve())
-    return uri
+    uri = cli_uri or os.environ.get("MLFLOW_TRACKING_URI") or f"{SQLITE}{results_dir / 'mlflow.db'}"
+    database = sqlite_path(uri)
+    return f"{SQLITE}{database.resolve()}" if database else uri
+
+
+def sqlite_path(tracking_uri: str) -> Path | None:
+    """The database file of a local ``sqlite:///`` tracking URI; None for a tracking server."""
+    return Path(tracking_uri.removeprefix(SQLITE)) if tracking_uri.startswith(SQLITE) else None
+
+
+def role_filter(search_id: str, role: str) -> str:
+    """MLflow filter for the runs of search ``search_id`` in ``role`` ("search": the parent, or "trial")."""
+    return f"tags.`{TAG_SEARCH}` = '{search_id}' and tags.`{TAG_ROLE}` = '{role}'"
 
 
 def _artifact_location(tracking_uri: str, experiment: str) -> str | None:
     """Artifacts beside a local sqlite database; a tracking server chooses its own."""
-    if tracking_uri.startswith("sqlite:///"):
-        return str(Path(tracking_uri[len("sqlite:///"):]).parent / "mlartifacts" / experiment)
-    return None
+    database = sqlite_path(tracking_uri)
+    return str(database.parent / "mlartifacts" / experiment) if database else None
 
 
 def _now_ms() -> int:
@@ -98,7 +106,7 @@ class MLflowTracker(Callback):
         self._experiment_id = existing.experiment_id if existing else self._client.create_experiment(
             self.experiment, artifact_location=_artifact_location(self.tracking_uri, self.experiment)
         )
-        found = self._find(f"tags.`{TAG_SEARCH}` = '{self.search_id}' and tags.`{TAG_ROLE}` = 'search'")
+        found = self._find(role_filter(self.search_id, "search"))
         if found:
             self._parent_id = found
             self._client.update_run(found, status="RUNNING")
@@ -154,8 +162,7 @@ class MLflowTracker(Callback):
     def _close_orphans(self) -> None:
         """On resume: trial runs a killed driver left RUNNING become KILLED (a resumed trial goes back to RUNNING)."""
         runs = self._client.search_runs(
-            [self._experiment_id], filter_string=f"tags.`{TAG_SEARCH}` = '{self.search_id}' and tags.`{TAG_ROLE}` = 'trial'"
-            " and attributes.status = 'RUNNING'")
+            [self._experiment_id], filter_string=role_filter(self.search_id, "trial") + " and attributes.status = 'RUNNING'")
         for run in runs:
             self._client.set_terminated(run.info.run_id, "KILLED")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from mlflow import MlflowClient
 
 from tune_asr.results.experiment import SETTINGS_FILE, Experiment, ResultsError
-from tune_asr.tracking import TAG_ROLE, TAG_SEARCH
+from tune_asr.tracking import role_filter, sqlite_path
 
 ARTIFACT_DIR = "results"  # the parent run's artifact folder that holds them
 
@@ -28,8 +28,8 @@ def log_results(experiment: Experiment, files: list[Path], tracking_uri: str | N
 
 def client_for(experiment: Experiment, tracking_uri: str | None = None) -> MlflowClient:
     uri = tracking_uri or experiment.settings.mlflow_uri
-    database = uri.removeprefix("sqlite:///") if uri.startswith("sqlite:///") else None
-    if database is not None and not Path(database).is_file():  # MLflow would quietly create an empty one
+    database = sqlite_path(uri)
+    if database is not None and not database.is_file():  # MLflow would quietly create an empty one
         raise ResultsError(f"MLflow database {database} not found (named by {experiment.path / SETTINGS_FILE}); "
                            "pass --mlflow-uri, or --no-mlflow")
     return MlflowClient(uri)
@@ -38,7 +38,7 @@ def client_for(experiment: Experiment, tracking_uri: str | None = None) -> Mlflo
 def parent_run_id(client: MlflowClient, experiment: Experiment) -> str:
     """The run ``tune_asr.tracking`` made for the whole search (its trials' runs are its children)."""
     found = client.get_experiment_by_name(experiment.settings.name)
-    search = f"tags.`{TAG_SEARCH}` = '{experiment.settings.search_id}' and tags.`{TAG_ROLE}` = 'search'"
+    search = role_filter(experiment.settings.search_id, "search")
     runs = client.search_runs([found.experiment_id], filter_string=search) if found else []
     if len(runs) != 1:
         raise ResultsError(f"MLflow {client.tracking_uri}: expected one parent run of search {experiment.settings.name!r} "
