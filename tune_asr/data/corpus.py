@@ -14,9 +14,12 @@ from pathlib import Path
 import numpy as np
 
 from tune_asr.config import TrainConfig
-from tune_asr.data.audio import BYTES_PER_SAMPLE, SAMPLE_RATE, AudioError, duration_seconds, read_pcm
+from tune_asr.data.audio import AudioError, duration_seconds, pcm_seconds, read_pcm
 from tune_asr.data.labels import read_labels
 from tune_asr.data.vocab import Vocabulary
+
+
+NO_SAMPLES = np.zeros(0, dtype="<i2")  # what utterances checked from file sizes alone hold (decode=False)
 
 
 class DataError(ValueError):
@@ -96,24 +99,15 @@ def read_train_folder(data_dir: Path, config: TrainConfig, decode: bool = True) 
         if not row.text:
             report.add(row.filename, f"empty transcript (train_label line {row.line})")
             continue
-        # Length from the file size first: an hour-long file is reported without being decoded.
-        size = (audio_dir / row.filename).stat().st_size
-        if size and not size % BYTES_PER_SAMPLE and size / BYTES_PER_SAMPLE / SAMPLE_RATE > config.max_seconds:
-            report.add(row.filename, f"too long: {size / BYTES_PER_SAMPLE / SAMPLE_RATE:.1f} s > max_seconds={config.max_seconds}")
+        path = audio_dir / row.filename
+        try:
+            # Length from the file size: a file out of range (an hour long, say) is never decoded.
+            seconds = pcm_seconds(path.stat().st_size)
+            in_range = config.min_seconds <= seconds <= config.max_seconds
+            samples = read_pcm(path) if decode and in_range else NO_SAMPLES
+        except (AudioError, OSError) as error:  # OSError: a file the system refuses to read
+            report.add(row.filename, f"bad audio: {error}")
             continue
-        if not decode:
-            if not size or size % BYTES_PER_SAMPLE:
-                report.add(row.filename, "bad audio: " + ("empty file" if not size else f"odd byte length ({size} bytes): not 16-bit PCM"))
-                continue
-            samples = np.zeros(0, dtype="<i2")
-            seconds = size / BYTES_PER_SAMPLE / SAMPLE_RATE
-        else:
-            try:
-                samples = read_pcm(audio_dir / row.filename)
-            except (AudioError, OSError) as error:  # OSError: a file the system refuses to read
-                report.add(row.filename, f"bad audio: {error}")
-                continue
-            seconds = duration_seconds(samples)
         if seconds < config.min_seconds:
             report.add(row.filename, f"too short: {seconds:.2f} s < min_seconds={config.min_seconds}")
         elif seconds > config.max_seconds:
