@@ -190,13 +190,18 @@ def test_bad_flags_fail_before_ray_starts_naming_the_flag(
 # ---- faults in a real search (one subprocess, bounded) ------------------------------------------------------
 
 
-def run_search(args: list[str], env: dict[str, str], timeout: float, num_cpus: int | None = 1) -> subprocess.CompletedProcess:
-    """``main(args)`` in a subprocess on a fresh ``num_cpus`` Ray (None: ``main`` decides, e.g. ``--address``);
-    killed with its process group at ``timeout``."""
+def start_search(args: list[str], env: dict[str, str], num_cpus: int | None) -> subprocess.Popen:
+    """``main(args)`` in a subprocess (its own process group) on a fresh ``num_cpus`` Ray (None: ``main``
+    decides, e.g. ``--address``)."""
     start = f"init_ray(num_cpus={num_cpus}); " if num_cpus else ""
     code = f"import sys; from tune_asr.search import init_ray, main; {start}sys.exit(main({args!r}))"
-    process = subprocess.Popen([sys.executable, "-c", code], cwd=REPO_ROOT, env={**os.environ, **env},
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    return subprocess.Popen([sys.executable, "-c", code], cwd=REPO_ROOT, env={**os.environ, **env},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
+def run_search(args: list[str], env: dict[str, str], timeout: float, num_cpus: int | None = 1) -> subprocess.CompletedProcess:
+    """:func:`start_search`, killed with its process group at ``timeout``."""
+    process = start_search(args, env, num_cpus)
     try:
         out, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -338,9 +343,7 @@ def test_driver_killed_with_sigkill_resumes_to_all_trials_without_duplicate_runs
     storage, name, db = tmp_path / "results", "killed", tmp_path / "results" / "mlflow.db"
     args = ["--data", str(data), "--space", str(space), "--trials", "3", "--seed", "0", "--workers-per-trial", "1",
             "--scheduler", "fifo", "--storage", str(storage), "--name", name]
-    code = f"import sys; from tune_asr.search import init_ray, main; init_ray(num_cpus=2); sys.exit(main({args!r}))"
-    driver = subprocess.Popen([sys.executable, "-c", code], cwd=REPO_ROOT, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    driver = start_search(args, {}, num_cpus=2)
     wait_for(lambda: a_trial_finished_and_another_running(db), 240, driver)
     os.killpg(driver.pid, signal.SIGKILL)  # the driver and the Ray it started, mid-search
     driver.communicate()
