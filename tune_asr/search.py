@@ -20,69 +20,19 @@ import socket
 import sys
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tune_asr.search_space import SearchSpace, SpaceError, load_space
-
-if TYPE_CHECKING:
-    from trainables import TrialResources
+from tune_asr.settings import SETTINGS_FILE, SearchSettings, latest_search
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SPACE = REPO_ROOT / "search_spaces" / "default.yaml"
 DEMO_UTTERANCES = 240
-SETTINGS_FILE = "search.json"
 # Flags whose values the saved search fixes; --resume rejects them.
 SEARCH_FLAGS = ("data", "space", "trials", "max_epochs", "gpus_per_trial", "workers_per_trial", "cpus_per_worker",
                 "seed", "mlflow_uri", "grace_period", "reduction_factor", "searcher", "scheduler", "strict", "time_budget_s")
-
-
-@dataclass(frozen=True)
-class SearchSettings:
-    """Everything that defines a search; saved as ``<storage>/<name>/search.json`` for ``--resume``."""
-
-    name: str
-    storage: str
-    data: str
-    space: str
-    trials: int
-    max_epochs: int
-    gpus_per_trial: float
-    workers_per_trial: int
-    cpus_per_worker: float | None
-    seed: int
-    grace_period: int
-    reduction_factor: float
-    mlflow_uri: str
-    search_id: str
-    searcher: str = "tpe"  # "random": Optuna's RandomSampler, the baseline of the efficiency benchmark
-    scheduler: str = "asha"  # "fifo": no early stopping
-    strict: bool = False  # any bad input file stops the search (and every trial) instead of being skipped
-    time_budget_s: float | None = None  # the tuning loop stops (running trials included) after this long
-
-    @property
-    def resources(self) -> TrialResources:
-        """One trial's :class:`trainables.TrialResources` (imported here: ``--help`` needs no Ray)."""
-        from trainables import TrialResources
-
-        return TrialResources(self.gpus_per_trial, self.workers_per_trial, self.cpus_per_worker)
-
-    @property
-    def experiment_dir(self) -> Path:
-        return Path(self.storage) / self.name
-
-    def save(self) -> None:
-        self.experiment_dir.mkdir(parents=True, exist_ok=True)
-        (self.experiment_dir / SETTINGS_FILE).write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
-
-    @classmethod
-    def load(cls, experiment_dir: Path) -> "SearchSettings":
-        path = experiment_dir / SETTINGS_FILE
-        try:
-            return cls(**json.loads(path.read_text(encoding="utf-8")))
-        except (ValueError, TypeError) as error:  # not JSON, or keys of another version
-            raise ValueError(f"{path}: not a search's settings ({error})") from None
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -172,12 +122,6 @@ def saved_settings(args: argparse.Namespace) -> SearchSettings:
     if not (experiment_dir / SETTINGS_FILE).is_file():
         raise ValueError(f"--resume: {experiment_dir} holds no search ({SETTINGS_FILE} missing)")
     return SearchSettings.load(experiment_dir)
-
-
-def latest_search(storage: Path) -> Path | None:
-    """The search under ``storage`` whose ``search.json`` was written last (the latest started), if any."""
-    saved = sorted(Path(storage).glob(f"*/{SETTINGS_FILE}"), key=lambda p: p.stat().st_mtime)
-    return saved[-1].parent if saved else None
 
 
 def ensure_demo_data(settings: SearchSettings) -> None:

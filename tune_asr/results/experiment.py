@@ -16,7 +16,7 @@ import pandas as pd
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
 from tune_asr.export.best_trial import local_checkpoint_dir
-from tune_asr.search import SETTINGS_FILE, SearchSettings, latest_search
+from tune_asr.settings import SETTINGS_FILE, SearchSettings, latest_search
 from tune_asr.search_space import SearchSpace, SpaceError, load_space
 from tune_asr.tracking import last_error_line
 
