@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import KOSPEECH_LABELS, SENTENCES, write_nsml
+from tests.helpers import KOSPEECH_LABELS, SENTENCES, write_nsml
 from tune_asr.config import TrainConfig
 from tune_asr.data.corpus import DataError, load_corpus, read_audio_folder
 

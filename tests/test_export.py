@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.helpers import needs_espeak
 from tune_asr import train as train_cli
 from tune_asr.checkpoint import CHECKPOINT_FILE, config_from_checkpoint, load_checkpoint, vocab_from_state
 from tune_asr.data.audio import read_pcm
@@ -120,12 +121,16 @@ def _project_transcripts(checkpoint: Path, data: Path) -> tuple[list[str], list[
     return [row.text for row in rows], hypotheses
 
 
+@pytest.mark.slow
+@needs_espeak
 def test_best_exportable_checkpoint_has_the_lowest_val_cer_still_on_disk(experiment: Path) -> None:
     best = choose(experiment)
     assert (best.trial_id, best.epoch, best.val_cer) == (_trial_id(experiment, "steady"), 2, 0.5)
     assert best.checkpoint_dir == experiment / "train_runs" / "steady" / "checkpoint_2"
 
 
+@pytest.mark.slow
+@needs_espeak
 def test_trial_flag_exports_that_trials_best_and_unknown_trials_are_named(experiment: Path) -> None:
     pruned = choose(experiment, _trial_id(experiment, "pruned"))
     assert (pruned.epoch, pruned.val_cer) == (2, 0.6)
@@ -133,12 +138,16 @@ def test_trial_flag_exports_that_trials_best_and_unknown_trials_are_named(experi
         choose(experiment, "nope")
 
 
+@pytest.mark.slow
+@needs_espeak
 def test_a_moved_experiment_still_finds_its_checkpoints(experiment: Path, tmp_path: Path) -> None:
     moved = tmp_path / "copied" / experiment.name
     shutil.copytree(experiment, moved)
     assert choose(moved).checkpoint_dir == moved / "train_runs" / "steady" / "checkpoint_2"
 
 
+@pytest.mark.slow
+@needs_espeak
 def test_export_from_a_search_replays_like_nsml_with_the_projects_cer(
     experiment: Path, demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -167,6 +176,8 @@ def test_export_from_a_search_replays_like_nsml_with_the_projects_cer(
     assert not (out / "nsml.py").exists() and not list(out.rglob("sitecustomize.py"))
 
 
+@pytest.mark.slow
+@needs_espeak
 def test_best_trial_of_a_real_search_replays_with_the_projects_cer(
     tiny_search: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -180,6 +191,7 @@ def test_best_trial_of_a_real_search_replays_with_the_projects_cer(
     assert result.cer == cer(references, hypotheses)
 
 
+@needs_espeak
 def test_nova_package_fine_tunes_reports_each_epoch_and_submits_the_last(checkpoint: Path, demo: Path, tmp_path: Path) -> None:
     out = tmp_path / "nova"
     assert export_main(["--checkpoint", str(checkpoint), "--out", str(out), "--platform", "nova"]) == 0
@@ -192,6 +204,7 @@ def test_nova_package_fine_tunes_reports_each_epoch_and_submits_the_last(checkpo
     assert len(result.predictions) == len(list((demo / "test" / "test_data").iterdir()))
 
 
+@needs_espeak
 def test_unreadable_and_silent_files_give_empty_text_and_a_warning(checkpoint: Path, tmp_path: Path) -> None:
     state = load_checkpoint(checkpoint)
     recognizer = Recognizer(config_from_checkpoint(state), vocab_from_state(state["vocab"]), state["model"], torch.device("cpu"))
@@ -237,6 +250,7 @@ def test_standin_report_rejects_tensors_like_nsml(tmp_path: Path, monkeypatch: p
     assert json.loads((tmp_path / "report.jsonl").read_text()) == {"summary": True, "step": 1, "val_cer": 0.5}
 
 
+@needs_espeak
 def test_export_refuses_a_non_empty_out_and_a_missing_checkpoint(checkpoint: Path, tmp_path: Path) -> None:
     (tmp_path / "stale.txt").write_text("x")
     assert export_main(["--checkpoint", str(checkpoint), "--out", str(tmp_path)]) == 2

@@ -27,8 +27,7 @@ import ray
 from mlflow import MlflowClient
 from ray.tune import ExperimentAnalysis
 
-from tests.conftest import KOSPEECH_LABELS, SENTENCES, tiny_space, write_nsml
-from tests.test_search import refuse_ray, runs
+from tests.helpers import KOSPEECH_LABELS, SENTENCES, refuse_ray, runs, tiny_space, write_nsml
 from trainables.worker import FAULTS_ENV
 from tune_asr.config import TrainConfig
 from tune_asr.data import corpus as corpus_module
@@ -238,6 +237,7 @@ def epochs_reported(fault_search: dict, trial) -> list[int]:
     return [int(e) for e in frame["epoch"]]
 
 
+@pytest.mark.slow
 def test_fault_search_completes_every_trial_once_with_one_mlflow_run_each(fault_search: dict) -> None:
     done = fault_search["done"]
     assert done.returncode == 0, done.stdout[-5000:]
@@ -249,6 +249,7 @@ def test_fault_search_completes_every_trial_once_with_one_mlflow_run_each(fault_
     assert not any(r.info.status == "RUNNING" for r in fault_search["all_children"])
 
 
+@pytest.mark.slow
 def test_bad_input_is_reported_once_by_the_driver_and_trials_train_on_the_rest(fault_search: dict) -> None:
     out = fault_search["done"].stdout
     assert out.count("Data check:") == 1
@@ -258,6 +259,7 @@ def test_bad_input_is_reported_once_by_the_driver_and_trials_train_on_the_rest(f
     assert loaded and set(loaded) == {KEPT}
 
 
+@pytest.mark.slow
 def test_diverged_trials_are_marked_failed_and_not_retried(fault_search: dict) -> None:
     from tune_asr.results import load_experiment
     from tune_asr.results.experiment import FAILED
@@ -272,6 +274,7 @@ def test_diverged_trials_are_marked_failed_and_not_retried(fault_search: dict) -
         assert statuses[trial.trial_id] == FAILED  # in the leaderboard too
 
 
+@pytest.mark.slow
 def test_out_of_memory_is_retried_per_failure_config_then_marked_failed(fault_search: dict) -> None:
     always, once = fault_search["order"][4], fault_search["order"][5]
     assert fault_search["attempts"][always.trial_id] == 2  # the first try and FailureConfig(max_failures=1)'s retry
@@ -283,6 +286,7 @@ def test_out_of_memory_is_retried_per_failure_config_then_marked_failed(fault_se
     assert fault_search["children"][once.trial_id].info.status == "FINISHED"
 
 
+@pytest.mark.slow
 def test_killed_worker_resumes_from_its_last_checkpoint_without_losing_epochs(fault_search: dict) -> None:
     trial = fault_search["order"][2]
     assert fault_search["attempts"][trial.trial_id] == 2  # the killed attempt and the resumed one
@@ -336,6 +340,7 @@ def child_statuses(storage: Path, name: str) -> dict[str, str]:
     return {r.data.tags[TAG_TRIAL]: r.info.status for r in children}
 
 
+@pytest.mark.slow
 def test_driver_killed_with_sigkill_resumes_to_all_trials_without_duplicate_runs(tmp_path: Path) -> None:
     space = tmp_path / "space.yaml"
     space.write_text(tiny_space(RESUME_LR, epochs=2), encoding="utf-8")
@@ -434,6 +439,7 @@ def stop_node(node: subprocess.Popen) -> None:
             continue
 
 
+@pytest.mark.slow
 def test_existing_two_node_cluster_runs_trials_on_both_nodes_with_shared_storage_only(tmp_path: Path) -> None:
     import secrets
     import shutil

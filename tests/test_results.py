@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +19,7 @@ import pytest
 from matplotlib.image import imread
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 
-from tests.conftest import TINY_SEARCH_EPOCHS
+from tests.helpers import TINY_SEARCH_EPOCHS, needs_espeak
 from tune_asr.results import Report, TrialRun, leaderboard, report
 from tune_asr.results.__main__ import main as results_main
 from tune_asr.results.bootstrap import cer_interval
@@ -28,7 +27,6 @@ from tune_asr.results.experiment import ASHA_STOPPED, FINISHED, load_experiment
 from tune_asr.results.importance import MIN_TRIALS, param_importances
 from tune_asr.results.mlflow_log import ARTIFACT_DIR, client_for, parent_run_id
 
-needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="the demo corpus needs espeak-ng")
 
 @pytest.fixture(scope="module")
 def reported(tiny_search: Path) -> tuple[Report, str]:
@@ -36,6 +34,7 @@ def reported(tiny_search: Path) -> tuple[Report, str]:
     return report(tiny_search, echo=printed.append), "\n".join(printed)
 
 
+@pytest.mark.slow
 @needs_espeak
 def test_leaderboard_lists_every_trial_sorted_by_best_cer(reported: tuple[Report, str]) -> None:
     table = reported[0].table
@@ -45,6 +44,7 @@ def test_leaderboard_lists_every_trial_sorted_by_best_cer(reported: tuple[Report
     assert {"lr", "epochs", "best_epoch", "cpu_hours", "status"} <= set(table.columns)
 
 
+@pytest.mark.slow
 @needs_espeak
 def test_every_interval_contains_its_point_estimate(reported: tuple[Report, str]) -> None:
     table = reported[0].table
@@ -52,6 +52,7 @@ def test_every_interval_contains_its_point_estimate(reported: tuple[Report, str]
     assert ((table["ci_low"] <= table["val_cer"]) & (table["val_cer"] <= table["ci_high"])).all()
 
 
+@pytest.mark.slow
 @needs_espeak
 def test_asha_stopped_trials_are_told_apart_from_finished_ones(reported: tuple[Report, str]) -> None:
     table = reported[0].table
@@ -60,6 +61,7 @@ def test_asha_stopped_trials_are_told_apart_from_finished_ones(reported: tuple[R
     assert (table.loc[table["status"] == ASHA_STOPPED, "epochs"] < TINY_SEARCH_EPOCHS).all()
 
 
+@pytest.mark.slow
 @needs_espeak
 def test_a_cpu_search_reports_cpu_hours_and_says_so(reported: tuple[Report, str]) -> None:
     report_, printed = reported
@@ -68,6 +70,7 @@ def test_a_cpu_search_reports_cpu_hours_and_says_so(reported: tuple[Report, str]
     assert "val_cer [95% CI]" in printed
 
 
+@pytest.mark.slow
 @needs_espeak
 def test_plots_are_written_small_and_not_blank(reported: tuple[Report, str]) -> None:
     pngs = [f for f in reported[0].files if f.suffix == ".png"]
@@ -78,6 +81,7 @@ def test_plots_are_written_small_and_not_blank(reported: tuple[Report, str]) -> 
         assert np.var(imread(png)) > 0, png
 
 
+@pytest.mark.slow
 @needs_espeak
 def test_leaderboard_csv_reads_back(reported: tuple[Report, str]) -> None:
     csv = reported[0].files[0]
@@ -85,6 +89,7 @@ def test_leaderboard_csv_reads_back(reported: tuple[Report, str]) -> None:
     assert pd.read_csv(csv)["trial"].astype(str).tolist() == reported[0].table["trial"].tolist()
 
 
+@pytest.mark.slow
 @needs_espeak
 def test_mlflow_parent_run_holds_the_leaderboard_and_plots(reported: tuple[Report, str]) -> None:
     report_ = reported[0]
@@ -94,6 +99,7 @@ def test_mlflow_parent_run_holds_the_leaderboard_and_plots(reported: tuple[Repor
     assert logged == {f.name for f in report_.files}
 
 
+@pytest.mark.slow
 @needs_espeak
 def test_too_few_trials_for_importance_is_said_not_raised(tiny_search: Path) -> None:
     importances = param_importances(load_experiment(tiny_search))
@@ -101,6 +107,7 @@ def test_too_few_trials_for_importance_is_said_not_raised(tiny_search: Path) -> 
     assert all(f"needs at least {MIN_TRIALS}" in i.note for i in importances)
 
 
+@pytest.mark.slow
 @needs_espeak
 def test_importance_ranks_the_parameter_that_decides_cer(tiny_search: Path) -> None:
     """Eight made-up trials where lr alone decides the CER and dropout is noise."""
@@ -119,6 +126,7 @@ def test_importance_ranks_the_parameter_that_decides_cer(tiny_search: Path) -> N
         assert list(importance.values)[0] == "lr", importance
 
 
+@pytest.mark.slow
 @needs_espeak
 def test_cli_reads_the_newest_search_under_storage(tiny_search: Path, capsys: pytest.CaptureFixture) -> None:
     assert results_main(["--storage", str(tiny_search.parent), "--no-mlflow"]) == 0
@@ -130,6 +138,7 @@ def test_cli_names_a_folder_that_is_not_a_search(tmp_path: Path, capsys: pytest.
     assert f"{tmp_path}: no search.json" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 @needs_espeak
 def test_a_search_without_trials_yet_has_an_empty_leaderboard(tiny_search: Path) -> None:
     empty = leaderboard(dataclasses.replace(load_experiment(tiny_search), trials=[]))

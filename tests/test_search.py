@@ -10,7 +10,6 @@ workers each on a 2-CPU Ray), so the order is the draw order.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 from pathlib import Path
 
@@ -20,16 +19,12 @@ from mlflow import MlflowClient
 from ray.tune import ExperimentAnalysis
 
 from trainables import TrialResources
-from tests.conftest import tiny_space
+from tests.helpers import SPACE, needs_espeak, refuse_ray, runs
 from tune_asr.data.demo import make_demo
 from tune_asr.results import leaderboard, load_experiment
 from tune_asr.results.experiment import BUDGET_STOPPED, FINISHED
 from tune_asr.search import init_ray, main
-from tune_asr.tracking import TAG_PARENT, TAG_ROLE, TAG_TRIAL, MLflowTracker
-
-needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="the demo corpus needs espeak-ng")
-
-SPACE = tiny_space("{choice: [1.0e-2, 1.0e-7]}", epochs=3)  # trains / stays at its random initialisation
+from tune_asr.tracking import TAG_PARENT, TAG_TRIAL, MLflowTracker
 
 
 @pytest.fixture(scope="module")
@@ -63,21 +58,9 @@ def finished_search(two_cpu_ray, demo: Path, space: Path, tmp_path_factory: pyte
     return storage, main(search_args(demo, space, storage, "plain"))
 
 
-def runs(storage: Path, name: str) -> tuple[list, list]:
-    """(parent runs, child runs) of the search ``name``."""
-    client = MlflowClient(f"sqlite:///{storage / 'mlflow.db'}")
-    experiment = client.get_experiment_by_name(name)
-    found = client.search_runs([experiment.experiment_id])
-    return ([r for r in found if r.data.tags[TAG_ROLE] == "search"], [r for r in found if r.data.tags[TAG_ROLE] == "trial"])
-
-
 def val_cer_steps(storage: Path, run) -> list[int]:
     client = MlflowClient(f"sqlite:///{storage / 'mlflow.db'}")
     return [m.step for m in client.get_metric_history(run.info.run_id, "val_cer")]
-
-
-def refuse_ray(*args, **kwargs) -> None:
-    raise AssertionError("Ray must not start for bad input")
 
 
 def test_bad_space_fails_before_ray_starts(tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -119,6 +102,7 @@ def test_impossible_trial_shapes_are_refused(kwargs: dict) -> None:
         TrialResources(**kwargs)
 
 
+@pytest.mark.slow
 @needs_espeak
 def test_three_trial_search_with_two_ddp_workers_completes(finished_search: tuple[Path, int]) -> None:
     storage, code = finished_search
@@ -129,6 +113,7 @@ def test_three_trial_search_with_two_ddp_workers_completes(finished_search: tupl
     assert all(Path(t.last_result["checkpoint_path"], "checkpoint.pt").is_file() for t in trials)
 
 
+@pytest.mark.slow
 @needs_espeak
 def test_asha_stops_the_worse_trial_early(finished_search: tuple[Path, int]) -> None:
     storage, _ = finished_search
@@ -138,6 +123,7 @@ def test_asha_stops_the_worse_trial_early(finished_search: tuple[Path, int]) -> 
     assert sum(run.data.tags["stopped_early"] == "True" for run in children) >= 1
 
 
+@pytest.mark.slow
 @needs_espeak
 def test_mlflow_holds_one_parent_and_three_children_with_epoch_metrics(finished_search: tuple[Path, int]) -> None:
     storage, _ = finished_search
@@ -155,6 +141,7 @@ def test_mlflow_holds_one_parent_and_three_children_with_epoch_metrics(finished_
         assert {"config.json", "best_checkpoint"} <= artifacts
 
 
+@pytest.mark.slow
 @needs_espeak
 def test_interrupted_search_resumes_to_three_trials_without_duplicate_runs(
     two_cpu_ray, demo: Path, space: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -181,6 +168,7 @@ def test_interrupted_search_resumes_to_three_trials_without_duplicate_runs(
     assert all(r.info.status == "FINISHED" for r in children)
 
 
+@pytest.mark.slow
 @needs_espeak
 def test_time_budget_ends_the_search_and_names_the_trials_it_stopped(two_cpu_ray, demo: Path, space: Path, tmp_path: Path) -> None:
     args = search_args(demo, space, tmp_path, "budget")

@@ -1,4 +1,5 @@
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -47,6 +48,13 @@ def test_absurd_learning_rate_raises_training_diverged(nsml_dir: Path) -> None:
         train(config, load_corpus(nsml_dir, config), progress=False)
 
 
+def test_progress_bar_shows_every_steps_loss_on_a_cpu(nsml_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    config = replace(TINY, epochs=1)
+    train(config, load_corpus(nsml_dir, config), progress=True, device=torch.device("cpu"))
+    shown = [int(step) for step in re.findall(r"loss \d+\.\d{3} @step (\d+)", capsys.readouterr().err)]
+    assert len(set(shown)) >= 4 and sorted(set(shown)) == list(range(1, max(shown) + 1))
+
+
 @pytest.mark.parametrize("schedule", ["constant", "warmup_cosine", "tri_stage", "one_cycle"])
 def test_schedules_peak_at_one_and_never_go_negative(schedule: str) -> None:
     scale = lr_scale(replace(TrainConfig(), schedule=schedule, warmup_fraction=0.2, hold_fraction=0.3), 100)
@@ -79,3 +87,18 @@ def test_train_cli_writes_metrics_and_checkpoints_and_resumes(nsml_dir: Path, tm
     assert {"train_loss", "val_cer", "val_loss", "lr", "seconds", "audio_seconds_per_second"} <= set(epochs[0])
     assert (out / "best" / "checkpoint.pt").exists() and (out / "last" / "checkpoint.pt").exists()
     assert torch.load(out / "last" / "checkpoint.pt", weights_only=False)["epoch"] == 2
+
+
+def test_without_a_gpu_the_cli_picks_a_cpu_sized_model_and_says_so(
+    nsml_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(train_cli, "default_device", lambda: torch.device("cpu"))
+    out = tmp_path / "out"
+    assert train_cli.main(["--data", str(nsml_dir), "--out", str(out), "--no-progress", "--set", "epochs=1",
+                           "--set", "rnn_hidden=16", "--set", "conv_channels=4"]) == 0
+    assert capsys.readouterr().out.startswith("No GPU: a CPU-sized model (")
+    config = json.loads((out / "config.json").read_text())
+    assert config["rnn_hidden"] == 16 and config["rnn_layers"] == train_cli.CPU_DEFAULTS["rnn_layers"] < TrainConfig().rnn_layers
+    assert train_cli.base_config(full_size=True) == TrainConfig()
+    monkeypatch.setattr(train_cli, "default_device", lambda: torch.device("cuda"))
+    assert train_cli.base_config(full_size=False) == TrainConfig()

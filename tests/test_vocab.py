@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import KOSPEECH_LABELS
+from tests.helpers import KOSPEECH_LABELS
 from tune_asr.data.vocab import BLANK, Vocabulary, from_units, to_units
 
 

@@ -166,11 +166,12 @@ class Trainer:
         audio_seconds = sum(len(u.samples) for b in batches for u in b) / SAMPLE_RATE
         start = time.perf_counter()
         bar = tqdm(batches, desc=f"epoch {epoch}/{self.config.epochs}", unit="batch", disable=not progress or self.rank != 0, leave=False)
-        for step, batch in enumerate(bar):
+        read_every = 1 if self.device.type == "cpu" else LOG_EVERY_STEPS  # .item() makes the host wait for the GPU
+        for step, batch in enumerate(bar, start=1):
             loss = self.train_step(batch, generator)
             loss_sum += loss.detach()
-            if not bar.disable and step % LOG_EVERY_STEPS == 0:  # .item() waits for the GPU: only where it is shown
-                bar.set_postfix(loss=f"{loss.item():.3f}")
+            if not bar.disable and (step - 1) % read_every == 0:  # the step it was read at tells its age
+                bar.set_postfix_str(f"loss {loss.item():.3f} @step {step}")
         bar.close()
         total_loss, total_batches, total_audio = _all_reduce_sum([loss_sum.item(), len(batches), audio_seconds], self.device)
         mean_loss = total_loss / max(1, total_batches)
