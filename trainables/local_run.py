@@ -66,6 +66,7 @@ class LocalRun:
         self.epochs = self.trainer.epochs(progress=False)
         self.started = started
         self.timings: dict[str, Any] = {
+            "trial_started": started,  # unix time: a fresh process's first import, or the reuse
             "spawn_seconds": entered - started,  # 0 in a reused process
             "data_seconds": loaded - entered,
             "world_size": 1,

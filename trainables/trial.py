@@ -10,6 +10,7 @@ cost buys the workers. Both report the same metrics and write the same checkpoin
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -67,7 +68,7 @@ class AsrTrial(tune.Trainable):
         if self.diverged is not None:  # the diverged report went out last step: now the trial fails
             raise self.diverged
         try:
-            result = {**self.run.next_result(), **self.extra}
+            result = {**self.run.next_result(), **self.extra, "reported_at": time.time(), "pid": os.getpid()}
         except TrainingDiverged as error:  # only a LocalRun raises it; a Train run reports it itself
             record_divergence(self.run_dir, error)
             self.diverged = error

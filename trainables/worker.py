@@ -71,6 +71,7 @@ def train_loop_per_worker(spec: dict[str, Any]) -> None:
         faults.at_start()
     corpus = load_corpus(spec["data_dir"], config, strict=spec.get("strict", False))
     timings = {
+        "trial_started": spec["trial_started"],
         "startup_seconds": entered - spec["trial_started"],
         "spawn_seconds": trainables.IMPORT_STARTED - spec["trial_started"],  # of startup: until the worker process imports us
         "data_seconds": time.time() - entered,
