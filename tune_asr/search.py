@@ -34,7 +34,7 @@ DEMO_UTTERANCES = 240
 # Flags whose values the saved search fixes; --resume rejects them.
 SEARCH_FLAGS = ("data", "space", "trials", "max_epochs", "gpus_per_trial", "workers_per_trial", "cpus_per_worker",
                 "seed", "mlflow_uri", "grace_period", "reduction_factor", "searcher", "scheduler", "strict", "time_budget_s",
-                "trial_runner")
+                "trial_runner", "tpe_startup_trials")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -56,6 +56,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--grace-period", type=int, help="epochs before ASHA may stop a trial (default: 1)")
     add("--reduction-factor", type=float, help="ASHA keeps 1/this of the trials at each rung (default: 2)")
     add("--searcher", choices=["tpe", "random"], help="Optuna sampler: seeded TPE (default) or random search")
+    add("--tpe-startup-trials", type=int, help="random draws before TPE models the results (default: 10)")
     add("--scheduler", choices=["asha", "fifo"], help="asha: stop bad trials early (default); fifo: run every trial to the end")
     add("--time-budget-s", type=float,
         help="stop the search after this many seconds of tuning, running trials included (default: none; "
@@ -88,6 +89,8 @@ def new_settings(args: argparse.Namespace, space: SearchSpace) -> SearchSettings
         "--max-epochs": (max_epochs >= 1, f"must be at least 1, got {max_epochs}"),
         "--grace-period": (1 <= grace_period <= max_epochs, f"must be from 1 to the max epochs ({max_epochs}), got {grace_period}"),
         "--reduction-factor": (reduction_factor > 1, f"must be above 1, got {reduction_factor:g}"),
+        "--tpe-startup-trials": (args.tpe_startup_trials is None or args.tpe_startup_trials >= 1,
+                                 f"must be at least 1, got {args.tpe_startup_trials}"),
         "--time-budget-s": (args.time_budget_s is None or args.time_budget_s > 0, f"must be above 0, got {args.time_budget_s}"),
     }
     bad = [f"{flag} {why}" for flag, (ok, why) in checks.items() if not ok]
@@ -106,6 +109,7 @@ def new_settings(args: argparse.Namespace, space: SearchSpace) -> SearchSettings
         mlflow_uri=resolve_tracking_uri(args.mlflow_uri, storage), search_id=uuid.uuid4().hex,
         searcher=_or(args.searcher, "tpe"), scheduler=_or(args.scheduler, "asha"), strict=bool(args.strict),
         time_budget_s=args.time_budget_s, trial_runner=_or(args.trial_runner, "auto"),
+        tpe_startup_trials=_or(args.tpe_startup_trials, 10),
     )
 
 
@@ -210,7 +214,8 @@ def build_tuner(settings: SearchSettings, space: SearchSpace, concurrency: int):
     searched = _searched_keys(space)
     tracker = MLflowTracker(settings.mlflow_uri, settings.name, settings.search_id,
                             {k: v for k, v in asdict(settings).items() if k != "search_id"}, settings.space)
-    samplers = {"tpe": optuna.samplers.TPESampler, "random": optuna.samplers.RandomSampler}
+    samplers = {"tpe": lambda seed: optuna.samplers.TPESampler(seed=seed, n_startup_trials=settings.tpe_startup_trials),
+                "random": lambda seed: optuna.samplers.RandomSampler(seed=seed)}
     # stop_last_trials=False: a trial that reaches max_t ends on its own, so its Train run
     # shuts down cleanly and frees its placement group at once.
     scheduler = FIFOScheduler() if settings.scheduler == "fifo" else ASHAScheduler(
@@ -219,7 +224,7 @@ def build_tuner(settings: SearchSettings, space: SearchSpace, concurrency: int):
     return tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(
-            search_alg=OptunaSearch(space=space, metric=METRIC, mode=MODE, sampler=samplers[settings.searcher](seed=settings.seed)),
+            search_alg=OptunaSearch(space=space, metric=METRIC, mode=MODE, sampler=samplers[settings.searcher](settings.seed)),
             scheduler=scheduler,
             num_samples=settings.trials,
             max_concurrent_trials=concurrency,

@@ -36,6 +36,7 @@ class SearchSettings:
     scheduler: str = "asha"  # "fifo": no early stopping
     strict: bool = False  # any bad input file stops the search (and every trial) instead of being skipped
     time_budget_s: float | None = None  # the tuning loop stops (running trials included) after this long
+    tpe_startup_trials: int = 10  # TPE's random draws before it models the results (Optuna's default)
     trial_runner: str = "auto"  # "train": every trial a Ray Train run (the side-by-side baseline of reused actors)
 
     @property
