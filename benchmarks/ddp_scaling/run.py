@@ -5,7 +5,8 @@ GPUs, gloo on CPU workers). The figure is the training throughput of the last ep
 per second, all ranks together), so start-up and cuDNN autotuning of the first epoch stay out.
 
 Usage:
-  python benchmarks/ddp_scaling.py --data DIR --workers 1 2 [--gpu] [--set key=value ...] [--json OUT]
+  python benchmarks/ddp_scaling/run.py --data DIR --workers 1 2 [--gpu] [--set key=value ...] [--json OUT]
+--smoke: one CPU worker, a tiny model, one epoch, to check that the script still runs (no figures).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from ray.train.torch import TorchTrainer
 
 from trainables import TrialResources, train_loop_per_worker, worker_spec
 from tune_asr.config import TrainConfig
+
+SMOKE_OVERRIDES = ["n_mels=40", "conv_channels=4", "rnn_hidden=16", "rnn_layers=1", "batch_size=4", "freq_mask_width=8", "epochs=1"]
 
 
 def run(data: Path, config: TrainConfig, resources: TrialResources, storage: Path) -> dict:
@@ -45,7 +48,10 @@ def main() -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--storage", type=Path, default=Path("/tmp/ddp_scaling"))
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--smoke", action="store_true", help="one CPU worker, tiny model, one epoch: checks the script runs")
     args = parser.parse_args()
+    if args.smoke:
+        args.workers, args.gpu, args.overrides = [1], False, [*SMOKE_OVERRIDES, *args.overrides]
     config = TrainConfig(epochs=2).with_overrides(args.overrides)
     ray.init(num_cpus=None if args.gpu else max(args.workers) + 1)
     rows = []
