@@ -3,13 +3,16 @@
 Every row runs in a fresh process of its own, with the settings its loop really uses, on the same
 demo data, GPU and DeepSpeech2 (kospeech's default: 80 mels, 3 × BiGRU-1024; the seed's own
 2,001-symbol vocabulary with ``--vocab``):
-  seed-loop   the 2022 baseline's loop: cuDNN autotuning off (the seed never turns it on), fp32,
-              each file read and turned into Kaldi fbank features (povey window) with per-sample
-              SpecAugment inside DataLoader workers, every utterance once plain and once augmented
-              (the seed's dataset doubles itself), random order, ``model.to(device)`` and
-              ``torch.cuda.empty_cache()`` every step, and the CER of every training batch read off
-              the GPU label by label with ``.item()`` as kospeech's metric does. Timed as the seed's
-              own figure is: one epoch end to end, DataLoader worker start-up included;
+  seed-loop   the 2022 baseline's ``trainer('train', ...)`` step for step: cuDNN autotuning off
+              (the seed never turns it on), fp32, Adam; in 8 DataLoader workers each file read,
+              stripped of silence, turned into Kaldi fbank features (povey window) and normalised,
+              every utterance once plain and once with SpecAugment (the seed's dataset doubles
+              itself), random order; each step ``model.to(device)``, lengths moved to the GPU and
+              read back (packing, CTC's length tuples, the frame total, ``loss.item()``),
+              ``torch.cuda.empty_cache()``, and every 50th step and the last the batch's CER, read
+              off the GPU label by label with ``.item()`` as its metric does. Timed as the seed's
+              own figure is: one epoch end to end, DataLoader worker start-up included, in
+              audio-seconds of the files (before silence removal);
   ours        ``tune_asr.training.Trainer.train_epoch`` (its own settings: bf16 autocast, cuDNN
               autotuning of its few padded shapes); an untimed epoch first, then a timed one;
   model-alone the same model's forward + CTC + backward + AdamW step on random features of exactly
@@ -31,6 +34,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import torch
 import torchaudio
 
@@ -45,6 +49,7 @@ from tune_asr.training import PAD_TO_SAMPLES, Trainer
 
 SMOKE_OVERRIDES = ["n_mels=40", "conv_channels=4", "rnn_hidden=16", "rnn_layers=1", "batch_size=4", "freq_mask_width=8"]
 EOS = SPECIALS.index("<eos>")  # where the seed's label-to-text loop stops
+SEED_PRINT_EVERY = 50  # the seed's --print_every: its batch CER is computed on these steps
 
 
 def synchronize(device: torch.device) -> None:
@@ -61,8 +66,18 @@ def row(name: str, audio_seconds: float, utterances: int, seconds: float, device
             "seconds": seconds, "peak_gib": peak_gib(device)}
 
 
+def delete_silence(signal: np.ndarray, top_db: float = 30.0, frame: int = 2048, hop: int = 512) -> np.ndarray:
+    """The seed's ``del_silence``: keep the samples of every frame whose energy lies within ``top_db``
+    of the loudest frame's (librosa's ``effects.split`` rule, which the seed carries a copy of)."""
+    padded = np.pad(signal, frame // 2, mode="reflect")
+    power = (np.lib.stride_tricks.sliding_window_view(padded, frame)[::hop] ** 2).mean(axis=1)
+    loud = 10 * np.log10(np.maximum(power, 1e-10) / max(power.max(), 1e-10)) > -top_db
+    return signal[np.repeat(loud, hop)[: len(signal)]]
+
+
 class SeedDataset(torch.utils.data.Dataset):
-    """The seed's dataset: each file read and featurised per sample, listed once plain and once augmented."""
+    """The seed's dataset: every file listed once plain and once for SpecAugment, and per sample
+    read, stripped of silence, turned into Kaldi fbank features (povey window) and normalised."""
 
     def __init__(self, corpus: Corpus, config: TrainConfig, audio_dir: Path):
         self.items = [(audio_dir / u.name, corpus.vocab.encode(u.text), augment) for augment in (False, True) for u in corpus.train]
@@ -73,10 +88,11 @@ class SeedDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int):
         path, target, augment = self.items[index]
-        waveform = torch.from_numpy(read_pcm(path)).float().unsqueeze(0)
-        feats = torchaudio.compliance.kaldi.fbank(waveform, num_mel_bins=self.config.n_mels, frame_length=20,
-                                                  frame_shift=10, window_type="povey", sample_frequency=SAMPLE_RATE)
-        feats = (feats - feats.mean()) / (feats.std() + 1e-5)
+        samples = read_pcm(path)
+        signal = delete_silence(samples.astype(np.float32)) / 32767
+        feats = torchaudio.compliance.kaldi.fbank(torch.from_numpy(signal).unsqueeze(0), num_mel_bins=self.config.n_mels,
+                                                  frame_length=20, frame_shift=10, sample_frequency=SAMPLE_RATE)
+        feats = (feats - feats.mean()) / feats.std()
         if augment:
             for _ in range(self.config.freq_mask_count):
                 width = random.randint(0, self.config.freq_mask_width)
@@ -86,20 +102,20 @@ class SeedDataset(torch.utils.data.Dataset):
                 width = random.randint(0, int(feats.size(0) * self.config.time_mask_fraction))
                 start = random.randint(0, max(0, feats.size(0) - width))
                 feats[start : start + width] = 0
-        return feats, torch.tensor([*target, EOS])
+        return feats, torch.tensor([*target, EOS]), len(samples) / SAMPLE_RATE
 
 
 def seed_collate(items):
-    """Features padded to the batch's longest; targets padded 2-D, each ending in <eos> (kospeech's layout)."""
-    feats, targets = zip(*items)
-    lengths = torch.tensor([f.size(0) for f in feats])
-    return (torch.nn.utils.rnn.pad_sequence(feats, batch_first=True), lengths,
-            torch.nn.utils.rnn.pad_sequence(targets, batch_first=True), torch.tensor([len(t) - 1 for t in targets]))
+    """Longest first, features padded to the longest, targets padded 2-D each ending in <eos> (the seed's layout)."""
+    items = sorted(items, key=lambda item: item[0].size(0), reverse=True)
+    feats, targets, seconds = zip(*items)
+    return (torch.nn.utils.rnn.pad_sequence(feats, batch_first=True), torch.tensor([f.size(0) for f in feats]),
+            torch.nn.utils.rnn.pad_sequence(targets, batch_first=True), [len(t) - 1 for t in targets], sum(seconds))
 
 
 def seed_batch_cer(targets: torch.Tensor, hypotheses: torch.Tensor, symbols: list[str], blank: int) -> float:
-    """The training batch's CER as kospeech's metric computes it every step: every label of the
-    target and of the argmax is read off the GPU with its own ``.item()``, a host sync each."""
+    """A batch's CER as the seed's metric computes it: every label of the target and of the argmax
+    read off the GPU with its own ``.item()``, a host sync each."""
 
     def text(labels: torch.Tensor) -> str:
         out = ""
@@ -119,40 +135,48 @@ def seed_batch_cer(targets: torch.Tensor, hypotheses: torch.Tensor, symbols: lis
 
 
 def seed_loop(args: argparse.Namespace) -> dict:
+    """One epoch of the seed's ``trainer('train', ...)``, step for step (its host syncs included)."""
     torch.backends.cudnn.benchmark = False
     device, config, corpus = setting_up(args)
     model = DeepSpeech2(config, len(corpus.vocab))
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     ctc = torch.nn.CTCLoss(blank=corpus.vocab.blank, zero_infinity=True)
     dataset = SeedDataset(corpus, config, args.data / "train" / "train_data")
     loader = torch.utils.data.DataLoader(dataset, batch_size=config.batch_size, shuffle=True,
-                                         num_workers=args.workers, collate_fn=seed_collate, drop_last=True)
+                                         num_workers=args.workers, collate_fn=seed_collate)
 
-    def step(feats: torch.Tensor, lengths: torch.Tensor, targets: torch.Tensor, target_lengths: torch.Tensor) -> None:
+    def step(feats: torch.Tensor, lengths: torch.Tensor, targets: torch.Tensor, target_lengths: list[int], cer: bool) -> None:
         nonlocal model
+        feats, targets, lengths = feats.to(device), targets.to(device), lengths.to(device)
+        target_lengths = torch.as_tensor(target_lengths).to(device)
         model = model.to(device)
-        targets = targets.to(device)
-        log_probs, out_lengths = model(feats.to(device), lengths)
-        loss = ctc(log_probs.transpose(0, 1), targets, out_lengths, target_lengths)
-        seed_batch_cer(targets, log_probs.argmax(-1), corpus.vocab.symbols, corpus.vocab.blank)
+        log_probs, out_lengths = model(feats, lengths.cpu())  # kospeech's model takes device lengths and packs with a host copy
+        out_lengths = out_lengths.to(device)
+        loss = ctc(log_probs.transpose(0, 1), targets, tuple(out_lengths), tuple(target_lengths))  # a sync per length
+        hypotheses = log_probs.max(-1)[1]
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
+        int(lengths.sum()), loss.item()  # the seed's frame total and epoch loss: a host sync each
         if device.type == "cuda":
             torch.cuda.empty_cache()
+        if cer:
+            seed_batch_cer(targets, hypotheses, corpus.vocab.symbols, corpus.vocab.blank)
 
-    step(*seed_collate([dataset[0], dataset[1]]))  # the CUDA context and libraries, before the clock starts
+    step(*seed_collate([dataset[0], dataset[1]])[:4], cer=False)  # the CUDA context and libraries, before the clock
     synchronize(device)
     start = time.perf_counter()
     audio = utterances = 0.0
-    for feats, lengths, targets, target_lengths in loader:
-        step(feats, lengths, targets, target_lengths)
-        audio += lengths.sum().item() * 0.01
+    batches = len(loader)
+    for index, (feats, lengths, targets, target_lengths, seconds) in enumerate(loader):
+        # the seed prints (and so computes) the batch CER every 50 steps, and returns the last batch's
+        step(feats, lengths, targets, target_lengths, cer=index % SEED_PRINT_EVERY == 0 or index == batches - 1)
+        audio += seconds
         utterances += len(lengths)
     synchronize(device)
-    return row("seed-loop (its own loop: fp32, per-sample CPU features, batch CER, no autotuning)", audio, utterances,
-               time.perf_counter() - start, device)
+    return row("seed-loop (its own loop: fp32, per-sample CPU features, its host syncs, no autotuning)", audio,
+               utterances, time.perf_counter() - start, device)
 
 
 def our_loop(args: argparse.Namespace) -> dict:
