@@ -79,7 +79,9 @@ class FloatRange:
 
 
 @dataclass(frozen=True)
-class Choice:
+class Categorical:
+    """A ``choice:`` key: one of ``options`` (Optuna's categorical), each option with its own keys."""
+
     options: tuple[Any, ...]
     branches: Mapping[Any, Mapping[str, "Param"]]  # option → keys sampled only when it is taken
 
@@ -90,7 +92,7 @@ class Choice:
             param.sample(trial, sub_key, out)
 
 
-Param = Union[Fixed, IntRange, FloatRange, Choice]
+Param = Union[Fixed, IntRange, FloatRange, Categorical]
 
 
 @dataclass(frozen=True)
@@ -230,7 +232,7 @@ class _Parser:
             return self.choice(key, args, line)
         return self.numeric(key, name, args, raw.lines[name])
 
-    def choice(self, key: str, args: Any, line: int) -> Choice:
+    def choice(self, key: str, args: Any, line: int) -> Categorical:
         if isinstance(args, list) and args:
             options, branches = args, {}
         elif isinstance(args, _LineDict) and args:
@@ -247,7 +249,7 @@ class _Parser:
             self.fail(line, key, "choice lists an option twice")
         for option in options:
             self.check_type(key, option, line)
-        return Choice(tuple(options), branches)
+        return Categorical(tuple(options), branches)
 
     def numeric(self, key: str, name: str, args: Any, line: int) -> IntRange | FloatRange:
         allowed = {"low", "high", "step", "log"} if name == "int" else {"low", "high"}
@@ -286,7 +288,7 @@ class _Parser:
 
 
 def _kind(param: Param) -> tuple[Any, ...]:
-    if isinstance(param, Choice):
+    if isinstance(param, Categorical):
         return ("choice", param.options)
     if isinstance(param, IntRange):
         return ("int", param.log)
