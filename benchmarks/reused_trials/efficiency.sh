@@ -4,6 +4,6 @@
 # Usage: source .device/prelude.sh && bash benchmarks/reused_trials/efficiency.sh
 source benchmarks/device_setup.sh
 demo_corpus demo1200 1200 > "$out/setup.log" 2>&1
-python benchmarks/search_efficiency.py run --data /tmp/demo1200 --space search_spaces/gpu_efficiency.yaml --budget-s 130 \
+python benchmarks/search_efficiency/run.py run --data /tmp/demo1200 --space search_spaces/gpu_efficiency.yaml --budget-s 130 \
   --gpus 0 1 --searches tpe:0 random:0 tpe:1 random:1 tpe:2 random:2 --json "$out/curves.json" > "$out/run.log" 2>&1
-python benchmarks/search_efficiency.py report "$out/curves.json" --plot "$out/efficiency.png" | tee "$out/report.txt"
+python benchmarks/search_efficiency/run.py report "$out/curves.json" --plot "$out/efficiency.png" | tee "$out/report.txt"
