@@ -28,7 +28,7 @@ from mlflow import MlflowClient
 from ray.tune import ExperimentAnalysis
 
 from tests.helpers import KOSPEECH_LABELS, SENTENCES, refuse_ray, runs, tiny_space, write_nsml
-from trainables.worker import FAULTS_ENV
+from trainables.faults import FAULTS_ENV
 from tune_asr.config import TrainConfig
 from tune_asr.data import corpus as corpus_module
 from tune_asr.data.audio import read_pcm

@@ -70,3 +70,9 @@ def test_dropout_really_applies_in_training_mode() -> None:
     first, _ = model(feats, frames)
     second, _ = model(feats, frames)
     assert not torch.allclose(first, second)
+
+
+def test_features_from_config_follow_its_window_hop_and_mels() -> None:
+    config = replace(TrainConfig(), n_mels=40, win_ms=25.0, hop_ms=12.5)
+    features = LogMelFeatures.from_config(config)
+    assert (features.win, features.hop, features.mel.n_mels) == (400, 200, 40)

@@ -1,4 +1,11 @@
-"""Checkpoints that hold everything needed to resume exactly or to run inference alone."""
+"""Checkpoints that hold everything needed to resume exactly or to run inference alone.
+
+A checkpoint holds only dicts, lists, tuples, numbers, strings, None and tensors (the config, the
+vocabulary, the history and the model's, optimiser's and scheduler's state dicts). All of these are
+on torch's own ``weights_only`` allow-list, so loading adds nothing to it: a file that would rebuild
+any other Python object (and so could run code, e.g. one handed to ``export-best --checkpoint``)
+is refused before anything in it runs.
+"""
 
 from __future__ import annotations
 
@@ -44,13 +51,25 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     if path.is_dir():
         path = path / CHECKPOINT_FILE
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except (OSError, EOFError, RuntimeError, pickle.UnpicklingError) as error:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise CheckpointError(_refusal(path)) from None
+    except (OSError, EOFError, RuntimeError) as error:
         raise CheckpointError(f"{path}: not readable as a checkpoint ({error})") from None
     missing = [key for key in REQUIRED_KEYS if not isinstance(state, dict) or key not in state]
     if missing:
         raise CheckpointError(f"{path}: not a tune-asr checkpoint (no {', '.join(missing)})")
     return state
+
+
+def _refusal(path: Path) -> str:
+    """Name what the safe loader refused, without torch's advice to load the file unsafely."""
+    try:
+        unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(path)  # reads the pickle, runs nothing
+    except (OSError, ValueError, RuntimeError, pickle.UnpicklingError):
+        unsafe = []  # not a torch.save file at all
+    what = f"Python objects that a checkpoint never holds ({', '.join(unsafe)})" if unsafe else "more than tensors and plain values"
+    return f"{path}: refused to load: the file holds {what}; only checkpoints written by tune-asr are loaded"
 
 
 def config_from_checkpoint(state: dict[str, Any]) -> TrainConfig:

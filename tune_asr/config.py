@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import typing
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
@@ -16,7 +17,11 @@ Schedule = Literal["constant", "warmup_cosine", "tri_stage", "one_cycle"]
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything that decides a training run; every field can be set as ``--set key=value``."""
+    """Everything that decides a training run; every field can be set as ``--set key=value``.
+
+    Every way of building one (the constructor, ``from_dict``, ``dataclasses.replace``) checks the
+    values, so an invalid config never reaches training.
+    """
 
     # Data
     unit: Unit = "character"  # output units: syllables (as the seed) or jamo graphemes
@@ -51,6 +56,9 @@ class TrainConfig:
     precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on GPU, fp32 on CPU
     seed: int = 1
 
+    def __post_init__(self) -> None:
+        self._validate()
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -66,9 +74,7 @@ class TrainConfig:
             raise ValueError(f"unknown config key(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         defaults = cls()
         coerced = {key: _coerce(key, value, getattr(defaults, key)) for key, value in values.items()}
-        config = dataclasses.replace(defaults, **coerced)
-        config.validate()
-        return config
+        return dataclasses.replace(defaults, **coerced)
 
     def with_overrides(self, assignments: list[str]) -> "TrainConfig":
         """Apply ``key=value`` strings (the CLI's ``--set``) on top of this config."""
@@ -80,13 +86,9 @@ class TrainConfig:
             values[key.strip()] = raw.strip()
         return TrainConfig.from_dict(values)
 
-    def validate(self) -> None:
-        checks = {
-            "unit": self.unit in ("character", "grapheme"),
-            "split_by": self.split_by in ("text", "file"),
-            "rnn_type": self.rnn_type in ("gru", "lstm"),
-            "schedule": self.schedule in ("constant", "warmup_cosine", "tri_stage", "one_cycle"),
-            "precision": self.precision in ("auto", "fp32", "bf16"),
+    def _validate(self) -> None:
+        checks = {key: getattr(self, key) in allowed for key, allowed in _LITERAL_VALUES.items()}
+        checks |= {
             "val_fraction": 0.0 < self.val_fraction < 1.0,
             "min_seconds": 0.0 <= self.min_seconds < self.max_seconds,
             "n_mels": self.n_mels >= 8,
@@ -112,6 +114,14 @@ class TrainConfig:
             raise ValueError(f"invalid config value(s): {shown}")
 
 
+# The allowed values of each Literal field, read from its annotation: the type is the one list of them.
+_LITERAL_VALUES: dict[str, tuple[Any, ...]] = {
+    name: typing.get_args(hint)
+    for name, hint in typing.get_type_hints(TrainConfig).items()
+    if typing.get_origin(hint) is Literal
+}
+
+
 def _coerce(key: str, value: Any, default: Any) -> Any:
     """Turn CLI strings (and YAML/Tune values) into the type of the field's default."""
     if key == "vocab_path":
@@ -127,3 +137,13 @@ def _coerce(key: str, value: Any, default: Any) -> Any:
     except (TypeError, ValueError):
         raise ValueError(f"config key {key!r} expects {type(default).__name__}, got {value!r}") from None
     return str(value)
+
+
+# The fields that decide which utterances a run reads and how they are split (load_corpus): trials that
+# agree on these share one loaded corpus, and the search driver checks the data with these alone.
+DATA_FIELDS = ("unit", "vocab_path", "val_fraction", "split_by", "min_seconds", "max_seconds", "seed")
+
+
+def data_config(values: dict[str, Any]) -> TrainConfig:
+    """TrainConfig's defaults with only the :data:`DATA_FIELDS` of ``values`` (validated as usual)."""
+    return TrainConfig.from_dict({key: value for key, value in values.items() if key in DATA_FIELDS})

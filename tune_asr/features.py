@@ -10,6 +10,7 @@ import torch
 import torchaudio
 from torch import nn
 
+from tune_asr.config import TrainConfig
 from tune_asr.data.audio import SAMPLE_RATE
 from tune_asr.tensors import to_device
 
@@ -26,6 +27,11 @@ class LogMelFeatures(nn.Module):
             sample_rate=sample_rate, n_fft=self.n_fft, win_length=self.win, hop_length=self.hop,
             n_mels=n_mels, window_fn=torch.hamming_window, center=False, power=2.0,
         )
+
+    @classmethod
+    def from_config(cls, config: TrainConfig) -> "LogMelFeatures":
+        """The features a run with ``config`` uses: training and inference build them here alike."""
+        return cls(config.n_mels, config.win_ms, config.hop_ms)
 
     def frame_lengths(self, sample_lengths: torch.Tensor) -> torch.Tensor:
         """Frames per utterance; an utterance shorter than one window still yields one frame."""

@@ -30,6 +30,7 @@ from typing import Any, Literal, Protocol, Union
 
 import yaml
 
+from trainables.resources import RESOURCE_KEYS, TrialResources, split_config
 from tune_asr.config import TrainConfig
 
 DISTRIBUTIONS = ("choice", "int", "uniform", "loguniform")
@@ -78,7 +79,9 @@ class FloatRange:
 
 
 @dataclass(frozen=True)
-class Choice:
+class Categorical:
+    """A ``choice:`` key: one of ``options`` (Optuna's categorical), each option with its own keys."""
+
     options: tuple[Any, ...]
     branches: Mapping[Any, Mapping[str, "Param"]]  # option → keys sampled only when it is taken
 
@@ -89,7 +92,7 @@ class Choice:
             param.sample(trial, sub_key, out)
 
 
-Param = Union[Fixed, IntRange, FloatRange, Choice]
+Param = Union[Fixed, IntRange, FloatRange, Categorical]
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,10 @@ class SearchSpace:
         if not isinstance(param, Fixed):
             raise SpaceError(f"{self.source}: {key}: must be a fixed value here, not a distribution")
         return param.value
+
+    def fixed_values(self) -> dict[str, Any]:
+        """The top-level keys that every trial shares, with their values."""
+        return {key: param.value for key, param in self.params.items() if isinstance(param, Fixed)}
 
     def with_fixed(self, **values: Any) -> "SearchSpace":
         """A copy with these keys fixed (e.g. ``epochs`` from ``--max-epochs``)."""
@@ -171,7 +178,8 @@ _LineLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789")
 )
 
-_FIELD_TYPES: dict[str, Any] = typing.get_type_hints(TrainConfig)
+# TrainConfig's fields, and the per-trial resource keys (a space may choose a trial's GPUs, for example).
+_FIELD_TYPES: dict[str, Any] = {**typing.get_type_hints(TrainConfig), **RESOURCE_KEYS}
 
 
 class _Parser:
@@ -193,7 +201,7 @@ class _Parser:
             if key not in _FIELD_TYPES:
                 close = difflib.get_close_matches(str(key), _FIELD_TYPES, n=1)
                 hint = f"; did you mean {close[0]}?" if close else f"; known keys: {', '.join(_FIELD_TYPES)}"
-                self.fail(line, str(key), f"unknown key (not a TrainConfig field){hint}")
+                self.fail(line, str(key), f"unknown key (not a TrainConfig field nor a resource key){hint}")
             params[key] = self.param(key, raw, line)
             self.remember(key, params[key], line, under)
         return params
@@ -224,7 +232,7 @@ class _Parser:
             return self.choice(key, args, line)
         return self.numeric(key, name, args, raw.lines[name])
 
-    def choice(self, key: str, args: Any, line: int) -> Choice:
+    def choice(self, key: str, args: Any, line: int) -> Categorical:
         if isinstance(args, list) and args:
             options, branches = args, {}
         elif isinstance(args, _LineDict) and args:
@@ -241,7 +249,7 @@ class _Parser:
             self.fail(line, key, "choice lists an option twice")
         for option in options:
             self.check_type(key, option, line)
-        return Choice(tuple(options), branches)
+        return Categorical(tuple(options), branches)
 
     def numeric(self, key: str, name: str, args: Any, line: int) -> IntRange | FloatRange:
         allowed = {"low", "high", "step", "log"} if name == "int" else {"low", "high"}
@@ -280,7 +288,7 @@ class _Parser:
 
 
 def _kind(param: Param) -> tuple[Any, ...]:
-    if isinstance(param, Choice):
+    if isinstance(param, Categorical):
         return ("choice", param.options)
     if isinstance(param, IntRange):
         return ("int", param.log)
@@ -342,8 +350,10 @@ def _check_samples(space: SearchSpace) -> None:
     rng = random.Random(0)
     for _ in range(CHECK_SAMPLES):
         values = space(_CornerTrial(rng))
+        train, resources = split_config(values)
         try:
-            TrainConfig.from_dict(values)
+            TrainConfig.from_dict(train)
+            TrialResources().for_config(resources)
         except ValueError as error:
             raise SpaceError(f"{space.source}: the space can produce an invalid config: {error}; e.g. {values}") from None
 

@@ -6,7 +6,8 @@ Python importing Ray Train and torch, plus Train's helper actors). Runs go one a
 ``--concurrent`` at once (as packed trials start), so the chain's cost and what contention adds
 show side by side.
 
-Usage: python benchmarks/train_startup.py [--runs 3] [--concurrent 4] [--gpu]
+Usage: python benchmarks/trial_startup/run.py [--runs 3] [--concurrent 4] [--gpu] [--storage DIR]
+--smoke: one run on the CPU, no warm-up, none at once: checks that the script still runs (no figures).
 """
 
 from __future__ import annotations
@@ -23,23 +24,20 @@ from ray.train.torch import TorchTrainer
 
 from tune_asr.search import init_ray
 
-STORAGE = Path("/tmp/train_startup")
-
-
 def record_entry(config: dict) -> None:
     """The whole training function: note when it was entered (Result.metrics is empty without a checkpoint)."""
     Path(config["mark"]).write_text(str(time.time()), encoding="utf-8")
 
 
-def one_run(tag: str, gpu: float) -> dict:
+def one_run(tag: str, gpu: float, storage: Path) -> dict:
     started = time.time()
     name = f"startup_{tag}_{int(started * 1000)}"
-    mark = STORAGE / f"{name}.entered"
+    mark = storage / f"{name}.entered"
     resources = {"CPU": 1.0, **({"GPU": gpu} if gpu else {})}
     TorchTrainer(
         record_entry, train_loop_config={"mark": str(mark)},
         scaling_config=ScalingConfig(num_workers=1, use_gpu=bool(gpu), resources_per_worker=resources),
-        run_config=RunConfig(name=name, storage_path=str(STORAGE)),
+        run_config=RunConfig(name=name, storage_path=str(storage)),
     ).fit()
     return {"started": started, "finished": time.time(), "entered": float(mark.read_text(encoding="utf-8")) - started}
 
@@ -57,15 +55,21 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs one after the other")
     parser.add_argument("--concurrent", type=int, default=4, help="runs started at once afterwards (0: none)")
     parser.add_argument("--gpu", action="store_true", help="each worker takes 1/concurrent of a GPU")
+    parser.add_argument("--storage", type=Path, default=Path("/tmp/train_startup"))
+    parser.add_argument("--smoke", action="store_true", help="one CPU run, no warm-up: checks the script runs")
     args = parser.parse_args()
-    STORAGE.mkdir(parents=True, exist_ok=True)
+    if args.smoke:
+        args.runs, args.concurrent, args.gpu = 1, 0, False
+    storage = args.storage.resolve()
+    storage.mkdir(parents=True, exist_ok=True)
     init_ray()  # as the search starts Ray
     gpu = 1 / max(1, args.concurrent) if args.gpu else 0.0
-    one_run("warm-up", gpu)  # the first run also starts Train's cluster-wide actors
-    summary("One at a time", [one_run(f"seq{i}", gpu) for i in range(args.runs)])
+    if not args.smoke:
+        one_run("warm-up", gpu, storage)  # the first run also starts Train's cluster-wide actors
+    summary("One at a time", [one_run(f"seq{i}", gpu, storage) for i in range(args.runs)])
     if args.concurrent:
         with ThreadPoolExecutor(args.concurrent) as pool:
-            summary(f"{args.concurrent} at once", list(pool.map(lambda i: one_run(f"par{i}", gpu), range(args.concurrent))))
+            summary(f"{args.concurrent} at once", list(pool.map(lambda i: one_run(f"par{i}", gpu, storage), range(args.concurrent))))
     ray.shutdown()
 
 

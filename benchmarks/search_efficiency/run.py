@@ -9,9 +9,12 @@ since its command started, Ray's start included. Searches run in parallel, one p
           and the GPU-time each search needs to reach random search's final best.
 
 Usage:
-  python benchmarks/search_efficiency.py run --data DIR --space YAML --budget-s 240 --gpus 0 1 2 3 \
+  python benchmarks/search_efficiency/run.py run --data DIR --space YAML --budget-s 240 --gpus 0 1 2 3 \
       --searches tpe:0 tpe:1 random:0 random:1 --json curves_a.json
-  python benchmarks/search_efficiency.py report curves_a.json curves_b.json --plot efficiency.png
+  python benchmarks/search_efficiency/run.py report curves_a.json curves_b.json --plot efficiency.png
+  python benchmarks/search_efficiency/run.py --smoke
+--smoke (seconds, CPU): the search command that ``run`` launches must parse as the search CLI's own
+flags, and ``report`` (with its plot) must read this benchmark's stored results.
 """
 
 from __future__ import annotations
@@ -23,20 +26,30 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from tune_asr.results import load_experiment
 
-METHODS = {"tpe": ["--searcher", "tpe", "--scheduler", "asha"], "random": ["--searcher", "random", "--scheduler", "fifo"]}
+# TPE + ASHA with its levers: TPE models results after one wave of 4 trials; ASHA keeps a third at each rung.
+METHODS = {"tpe": ["--searcher", "tpe", "--scheduler", "asha", "--tpe-startup-trials", "4", "--reduction-factor", "3"],
+           "random": ["--searcher", "random", "--scheduler", "fifo"]}
 LABELS = {"tpe": "TPE + ASHA", "random": "random, no early stopping"}
+STORED_RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def search_arguments(search: str, args: argparse.Namespace) -> list[str]:
+    """The ``tune_asr.search`` flags of one search, ``METHOD:SEED``."""
+    method, seed = search.split(":")
+    return ["--data", str(args.data), "--space", str(args.space), "--trials", "1000",
+            "--gpus-per-trial", str(args.gpus_per_trial), "--time-budget-s", str(args.budget_s),
+            "--seed", seed, "--name", f"eff_{method}_{seed}", "--storage", str(args.storage), *METHODS[method]]
 
 
 def launch(search: str, gpu: str, args: argparse.Namespace) -> tuple[subprocess.Popen, float]:
     method, seed = search.split(":")
-    command = [sys.executable, "-m", "tune_asr.search", "--data", str(args.data), "--space", str(args.space),
-               "--trials", "1000", "--gpus-per-trial", str(args.gpus_per_trial), "--time-budget-s", str(args.budget_s),
-               "--seed", seed, "--name", f"eff_{method}_{seed}", "--storage", str(args.storage), *METHODS[method]]
+    command = [sys.executable, "-m", "tune_asr.search", *search_arguments(search, args)]
     log = open(args.storage / f"eff_{method}_{seed}.log", "w", encoding="utf-8")
     return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "CUDA_VISIBLE_DEVICES": gpu}), time.time()
 
@@ -132,9 +145,25 @@ def plot(by_method: dict, budget: float, target: float, path: Path) -> None:
     print(f"Wrote {path}")
 
 
+def smoke() -> None:
+    """What can rot without a GPU: the flags ``run`` passes to the search CLI, and ``report``."""
+    from tune_asr.search import parse_args as search_flags
+
+    for method in METHODS:
+        given = argparse.Namespace(data=Path("DATA"), space=Path("SPACE.yaml"), gpus_per_trial=0.25, budget_s=300.0,
+                                   storage=Path("STORAGE"))
+        parsed = search_flags(search_arguments(f"{method}:0", given))
+        read = ["--searcher", parsed.searcher, "--scheduler", parsed.scheduler]
+        if read != METHODS[method]:
+            raise SystemExit(f"smoke: the search CLI read {read} for {method}, expected {METHODS[method]}")
+    with tempfile.TemporaryDirectory() as scratch:
+        report(argparse.Namespace(curves=sorted(STORED_RESULTS.glob("*.json")), plot=Path(scratch) / "efficiency.png"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--smoke", action="store_true", help="check the search flags and the report on the stored results")
+    commands = parser.add_subparsers(dest="command")
     launch_parser = commands.add_parser("run")
     launch_parser.add_argument("--data", type=Path, required=True)
     launch_parser.add_argument("--space", type=Path, required=True)
@@ -148,7 +177,11 @@ def main() -> None:
     report_parser.add_argument("curves", nargs="+", type=Path)
     report_parser.add_argument("--plot", type=Path)
     args = parser.parse_args()
-    if args.command == "run":
+    if args.smoke:
+        smoke()
+    elif args.command is None:
+        parser.error("choose run or report (or --smoke)")
+    elif args.command == "run":
         bad = [s for s in args.searches if s.split(":")[0] not in METHODS or not s.partition(":")[2].isdigit()]
         if bad:
             parser.error(f"bad --searches {bad}: expected METHOD:SEED with METHOD in {list(METHODS)}")
