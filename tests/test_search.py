@@ -228,3 +228,38 @@ def test_time_budget_ends_the_search_and_names_the_trials_it_stopped(two_cpu_ray
 def test_time_budget_must_be_positive(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["--time-budget-s", "0", "--storage", str(tmp_path)]) == 2
     assert "--time-budget-s" in capsys.readouterr().err
+
+
+def test_trials_that_choose_their_own_workers_mix_reused_processes_and_ddp_runs(two_cpu_ray, demo: Path, tmp_path: Path) -> None:
+    """A space that searches ``workers_per_trial``: one-worker trials train in reused actors, two-worker
+    trials as Ray Train DDP runs, in one search paced by what each trial needs (2 CPUs in all)."""
+    space = tmp_path / "mixed.yaml"
+    space.write_text(tiny_space("1.0e-2", epochs=1, workers_per_trial="{choice: [1, 2]}"), encoding="utf-8")
+    args = ["--data", str(demo), "--space", str(space), "--trials", "4", "--seed", "2", "--scheduler", "fifo",
+            "--storage", str(tmp_path), "--name", "mixed"]
+    assert main(args) == 0
+    trials = ExperimentAnalysis(str(tmp_path / "mixed")).trials
+    assert len(trials) == 4 and all(t.status == "TERMINATED" for t in trials)  # seed 2 draws workers 1, 1, 1, 2
+    shapes = {(t.config["workers_per_trial"], t.last_result["world_size"]) for t in trials}
+    assert shapes == {(1, 1), (2, 2)}  # both runners ran, each trial with the workers it chose
+    assert any(t.last_result["reused_process"] for t in trials if t.config["workers_per_trial"] == 1)
+
+
+def test_a_reused_process_does_not_grow_over_twenty_trials(tmp_path: Path) -> None:
+    """Memory of one process serving 20 trials in a row: RSS after the last within 10% of after the 2nd."""
+    from tests.conftest import SENTENCES, write_nsml
+
+    data = write_nsml(tmp_path / "data", [SENTENCES[i % len(SENTENCES)] for i in range(12)])
+    space = tmp_path / "space.yaml"
+    space.write_text(tiny_space("{loguniform: {low: 1.0e-3, high: 1.0e-2}}", epochs=1), encoding="utf-8")
+    init_ray(num_cpus=1)  # one trial at a time: one process serves them all
+    try:
+        assert main(["--data", str(data), "--space", str(space), "--trials", "20", "--scheduler", "fifo",
+                     "--storage", str(tmp_path), "--name", "memory"]) == 0
+    finally:
+        ray.shutdown()
+    trials = sorted(ExperimentAnalysis(str(tmp_path / "memory")).trials, key=lambda t: t.last_result["trial_started"])
+    assert len(trials) == 20 and len({t.last_result["pid"] for t in trials}) == 1
+    assert [t.last_result["reused_process"] for t in trials] == [0] + [1] * 19
+    second, last = trials[1].last_result["rss_mb"], trials[-1].last_result["rss_mb"]
+    assert last <= 1.1 * second, (second, last)

@@ -23,10 +23,13 @@ import uuid
 from dataclasses import asdict
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tune_asr.search_space import SearchSpace, SpaceError, load_space
 from tune_asr.settings import SETTINGS_FILE, SearchSettings, latest_search
+
+if TYPE_CHECKING:
+    from trainables.resources import TrialResources
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SPACE = Path(str(files("search_spaces").joinpath("default.yaml")))  # package data: any install finds it
@@ -190,9 +193,10 @@ def check_data(settings: SearchSettings, space: SearchSpace) -> None:
         print(f"Data check: {report.summary()}", flush=True)
 
 
-def build_tuner(settings: SearchSettings, space: SearchSpace, concurrency: int):
+def build_tuner(settings: SearchSettings, space: SearchSpace, concurrency: int | None, cluster: dict[str, float]):
     """The saved Tuner (trials, searcher, callbacks) if the experiment folder holds one, else a fresh one
-    running at most ``concurrency`` trials at once."""
+    running at most ``concurrency`` trials at once (None: trials choose their resources, and a
+    :class:`~trainables.pacing.ResourceLimiter` starts each when it fits the ``cluster``)."""
     import optuna
     import ray
     from ray import tune
@@ -221,10 +225,15 @@ def build_tuner(settings: SearchSettings, space: SearchSpace, concurrency: int):
     scheduler = FIFOScheduler() if settings.scheduler == "fifo" else ASHAScheduler(
         time_attr="epoch", metric=METRIC, mode=MODE, max_t=settings.max_epochs, grace_period=settings.grace_period,
         reduction_factor=settings.reduction_factor, stop_last_trials=False)
+    searcher = OptunaSearch(space=space, metric=METRIC, mode=MODE, sampler=samplers[settings.searcher](settings.seed))
+    if concurrency is None:
+        from trainables.pacing import ResourceLimiter
+
+        searcher = ResourceLimiter(searcher, cluster, settings.resources, settings.trial_runner)
     return tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(
-            search_alg=OptunaSearch(space=space, metric=METRIC, mode=MODE, sampler=samplers[settings.searcher](settings.seed)),
+            search_alg=searcher,
             scheduler=scheduler,
             num_samples=settings.trials,
             max_concurrent_trials=concurrency,
@@ -356,21 +365,38 @@ def run(settings: SearchSettings, space: SearchSpace, address: str | None, resum
     try:
         check_storage(Path(settings.storage), sum(1 for node in ray.nodes() if node["Alive"]), shared_storage)
         cluster = ray.cluster_resources()
-        resources = settings.resources.for_config(space.fixed_values())
+        shapes = trial_shapes(space, settings.resources.for_config(space.fixed_values()))
         try:
-            concurrency = min(settings.trials, resources.max_concurrent(cluster, settings.trial_runner))
+            for shape in shapes:  # each must fit, or its trials would wait for ever
+                concurrency = min(settings.trials, shape.max_concurrent(cluster, settings.trial_runner))
         except ValueError as error:
             raise ClusterError(f"{error}; ask for less (--gpus-per-trial, --workers-per-trial, --cpus-per-worker)") from None
-        if cluster.get("GPU") and not resources.use_gpu:
+        if len(shapes) > 1:
+            concurrency = None  # the trials' resources differ: pace by what each needs
+        if cluster.get("GPU") and not any(shape.use_gpu for shape in shapes):
             print("Note: the cluster has GPUs, but trials run on CPU; pass --gpus-per-trial to use them.")
         if not resume:
             settings.save()
         start = time.time()
-        results = build_tuner(settings, space, concurrency).fit()
+        results = build_tuner(settings, space, concurrency, cluster).fit()
         return print_summary(results, settings, time.time() - start)
     finally:
         if started_here:
             ray.shutdown()
+
+
+def trial_shapes(space: SearchSpace, resources: TrialResources) -> list[TrialResources]:
+    """The resources a trial may get: one shape, or one per option of a searched resource key."""
+    from trainables.resources import RESOURCE_KEYS
+    from tune_asr.search_space import Categorical, Fixed
+
+    shapes = [resources]
+    for key, param in space.params.items():
+        if key in RESOURCE_KEYS and isinstance(param, Categorical):
+            shapes = [shape.for_config({key: option}) for shape in shapes for option in param.options]
+        elif key in RESOURCE_KEYS and not isinstance(param, Fixed):
+            raise ClusterError(f"{space.source}: {key}: a resource key takes a fixed value or a choice, not a range")
+    return list(dict.fromkeys(shapes))
 
 
 class ClusterError(ValueError):
