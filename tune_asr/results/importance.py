@@ -2,7 +2,7 @@
 
 The search's own Optuna study saw an ASHA-stopped trial's last CER; here each trial counts with its
 best CER (what the leaderboard ranks by), so an in-memory study is rebuilt from the trials, with the
-distributions the space file gives (see ``experiment._Replay``). ASHA-stopped trials stay in: they
+distributions the space file gives (see ``experiment._SavedAnswers``). ASHA-stopped trials stay in: they
 are the evidence of what does not work. Failed and unfinished trials have no final CER and stay out.
 """
 
@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import optuna
 from optuna.importance import FanovaImportanceEvaluator, PedAnovaImportanceEvaluator, get_param_importances
 
-from tune_asr.results.experiment import ASHA_STOPPED, BUDGET_STOPPED, FINISHED, Experiment
+from tune_asr.results.experiment import Experiment
+from tune_asr.trial_status import ASHA_STOPPED, BUDGET_STOPPED, FINISHED
 
 MIN_TRIALS = 5  # below this, importances are noise; PED-ANOVA's docs want 5 trials in the top quantile alone
 PED_ANOVA_TOP = 0.1  # Optuna's default top quantile, widened for small searches (see _ped_anova_top)

@@ -15,8 +15,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from tune_asr.results.experiment import ASHA_STOPPED, BUDGET_STOPPED, FAILED, FINISHED, UNFINISHED, Experiment
+from tune_asr.results.experiment import Experiment
 from tune_asr.results.importance import Importance
+from tune_asr.trial_status import ASHA_STOPPED, BUDGET_STOPPED, FAILED, FINISHED, UNFINISHED
 
 PLOTS_DIR = "plots"
 SIZE, DPI = (8.0, 4.2), 100  # 800 x 420 pixels: tens of kilobytes per PNG

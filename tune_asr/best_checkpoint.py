@@ -1,0 +1,56 @@
+"""Which checkpoint is "the best": one rule for the leaderboard, the MLflow runs and ``export-best``.
+
+A trial's best report is the one with the lowest ``val_cer``; of equal ones, the latest. That is the
+checkpoint Ray Train keeps when it keeps checkpoints by ``val_cer`` (later ones win ties), and the
+one trained longest. Of several trials, the one whose best is lowest wins; of equal ones, the first
+in the order Tune created them (the leaderboard's stable sort). Every report names its checkpoint
+folder under ``checkpoint_path``.
+
+No Ray, no MLflow: the results, the tracking callback and the export all import this module.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from tune_asr.metrics import METRIC
+
+CHECKPOINT_KEY = "checkpoint_path"  # each report's checkpoint folder (it holds checkpoint.pt)
+
+Report = Mapping[str, Any]
+
+
+def scored(report: Report) -> bool:
+    """Whether ``report`` has a finite ``val_cer`` (a diverged epoch reports NaN)."""
+    value = report.get(METRIC)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def best_report(reports: Iterable[Report]) -> Report | None:
+    """Of one trial's reports (in the order it made them), the one with the lowest ``val_cer``; the
+    latest of equal ones. None when no report has a finite ``val_cer``."""
+    best = None
+    for report in reports:
+        if scored(report) and (best is None or report[METRIC] <= best[METRIC]):
+            best = report
+    return best
+
+
+def best_trial(bests: Mapping[str, Report | None]) -> str | None:
+    """Of each trial's best report (trial id -> report, in the order Tune created the trials), the
+    trial whose ``val_cer`` is lowest; the first of equal ones. None when no trial scored."""
+    ranked = [(report[METRIC], trial_id) for trial_id, report in bests.items() if report is not None and scored(report)]
+    return min(ranked, key=lambda pair: pair[0])[1] if ranked else None
+
+
+def local_checkpoint_dir(path: Path, experiment: Path) -> Path:
+    """The same checkpoint inside ``experiment`` when it is there (a copied or moved search folder,
+    e.g. fetched from the GPU machine), else the path as reported."""
+    if experiment.name not in path.parts:
+        return path
+    parts = path.parts
+    local = experiment.joinpath(*parts[len(parts) - parts[::-1].index(experiment.name):])
+    return local if local.exists() else path
