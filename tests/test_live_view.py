@@ -4,6 +4,7 @@ only by what changed, a terminal block redrawn in place. Tune's own Trial object
 from __future__ import annotations
 
 import io
+import logging
 import os
 import pickle
 import random
@@ -14,9 +15,10 @@ from pathlib import Path
 import pytest
 from ray.tune.experiment import Trial
 
-from tune_asr.live_view import ANSI_UP_AND_CLEAR, LiveView, abbreviations, quiet_ray_startup, searched_params
+from tune_asr.live_view import ANSI_UP_AND_CLEAR, LiveView, quiet_ray_startup, searched_params
 from tune_asr.search_space import load_space
 from tune_asr.settings import SearchSettings
+from tune_asr.short_names import abbreviations
 
 DEFAULT_SPACE = Path(__file__).parents[1] / "search_spaces" / "default.yaml"
 MAX_EPOCHS = 4
@@ -77,9 +79,9 @@ def test_short_names_are_unique_stable_and_never_longer() -> None:
 
 
 def test_clashing_short_names_take_more_letters_until_they_differ() -> None:
-    short = abbreviations(["rnn_type", "rnn_time", "rnn_hidden", "time_mask", "ti_m"])
-    assert len(set(short.values())) == 5
-    assert short["rnn_hidden"] == "rh" and (short["time_mask"], short["ti_m"]) == ("tima", "tim")
+    short = abbreviations(["rnn_type", "rnn_time", "rnn_hidden", "time_mask", "ti_m", "ab", "a_b"])
+    assert len(set(short.values())) == 7 and (short["ab"], short["a_b"]) == ("ab", "a_b")
+    assert short["rnn_hidden"] == "rh" and (short["time_mask"], short["ti_m"]) == ("tima", "ti_m")
     assert {short["rnn_type"], short["rnn_time"]} == {"rnty", "rnti"}
 
 
@@ -175,12 +177,31 @@ def test_a_resumed_search_prints_its_legend_again(trials: list[Trial]) -> None:
 
 
 def test_quieting_ray_leaves_the_users_settings_and_a_joined_clusters_auth(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("RAY_AIR_NEW_OUTPUT", "RAY_AUTH_MODE", "RAY_worker_maximum_startup_concurrency"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    monkeypatch.delenv("RAY_AIR_NEW_OUTPUT", raising=False)
+    monkeypatch.setenv("RAY_worker_maximum_startup_concurrency", "3")
     quiet_ray_startup(local_cluster=True)
-    assert os.environ["RAY_AUTH_MODE"] == "disabled" and os.environ["RAY_AIR_NEW_OUTPUT"] == "0"
-    monkeypatch.delenv("RAY_AUTH_MODE")
+    assert os.environ["RAY_worker_maximum_startup_concurrency"] == "3" and os.environ["RAY_AIR_NEW_OUTPUT"] == "0"
     monkeypatch.delenv("RAY_worker_maximum_startup_concurrency")
     quiet_ray_startup(local_cluster=False)
-    assert "RAY_AUTH_MODE" not in os.environ and "RAY_worker_maximum_startup_concurrency" not in os.environ
+    assert "RAY_worker_maximum_startup_concurrency" not in os.environ
+
+
+def test_ray_says_auth_is_off_but_not_that_it_turned_it_on() -> None:
+    from ray._private.authentication import authentication_token_setup as auth
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            printed.append(record.funcName)
+
+    printed: list[str] = []
+    quiet_ray_startup(local_cluster=True)
+    quiet_ray_startup(local_cluster=True)  # twice: still one filter
+    handler = Collect()
+    auth.logger.addHandler(handler)
+    try:
+        auth._warn_token_auth_enabled()
+        auth._warn_token_auth_disabled()
+    finally:
+        auth.logger.removeHandler(handler)
+    assert printed == ["_warn_token_auth_disabled"]
+    assert len(auth.logger.filters) == 1

@@ -19,9 +19,10 @@ import math
 import os
 import shutil
 import sys
+import textwrap
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any, TextIO
 
 from ray.tune import ProgressReporter
@@ -30,6 +31,7 @@ from ray.tune.experiment import Trial
 from tune_asr.best_checkpoint import best_trial
 from tune_asr.metrics import METRIC
 from tune_asr.search_space import Choice, Fixed, IntRange, Param, SearchSpace
+from tune_asr.short_names import abbreviations
 from tune_asr.settings import SearchSettings
 from tune_asr.trial_status import ENDED, UNFINISHED, trial_status
 
@@ -50,41 +52,32 @@ def quiet_ray_startup(local_cluster: bool) -> None:
 
     - ``RAY_AIR_NEW_OUTPUT=0``: Tune's engine that calls a ``ProgressReporter`` (the newer one ignores
       it and prints a block per result).
-    - ``RAY_AUTH_MODE=token`` for a cluster started here: the mode Ray picks for a new local cluster
-      anyway, chosen explicitly, so Ray does not warn that it chose it. Never for ``--address``: the
-      cluster joined decides.
-    - ``RAY_worker_maximum_startup_concurrency``: see WORKER_STARTUP_CONCURRENCY.
+    - Ray's notice that a new local cluster turned token authentication on (the safe default, nothing
+      to do); its warning that authentication is off stays.
+    - ``RAY_worker_maximum_startup_concurrency`` for a cluster started here: see WORKER_STARTUP_CONCURRENCY.
+      Never for ``--address``: the cluster joined was configured by whoever started it.
     - Tune's INFO lines (where it wrote its state, its total run time; the summary gives the search
       time) and MLflow's on creating a new database's tables.
     """
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     if local_cluster:
-        os.environ.setdefault("RAY_AUTH_MODE", "token")
         os.environ.setdefault("RAY_worker_maximum_startup_concurrency", str(max(WORKER_STARTUP_CONCURRENCY, os.cpu_count() or 1)))
+    token_notices = logging.getLogger("ray._private.authentication.authentication_token_setup")
+    if not any(isinstance(f, _DropFrom) for f in token_notices.filters):
+        token_notices.addFilter(_DropFrom("_warn_token_auth_enabled"))
     for name in ("ray.tune.tune", "mlflow.store.db.utils"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def abbreviations(names: Iterable[str]) -> dict[str, str]:
-    """Short, unique names, the same for the same set every time: the initials of the words of a
-    ``snake_case`` name (``freq_mask_width`` -> ``fmw``), the first three letters of a one-word name
-    (``dropout`` -> ``dro``). Names whose short forms clash all take one more letter per word until
-    none clash; a name never gets longer than itself."""
-    names = sorted(set(names))
-    letters = dict.fromkeys(names, 1)
-    while True:
-        short = {name: _shorten(name, letters[name]) for name in names}
-        clashing = [name for name in names if list(short.values()).count(short[name]) > 1 and short[name] != name]
-        if not clashing:
-            return short
-        for name in clashing:
-            letters[name] += 1
+class _DropFrom(logging.Filter):
+    """Drops the records that one function of a module logs; the module's other records pass."""
 
+    def __init__(self, function: str):
+        super().__init__()
+        self.function = function
 
-def _shorten(name: str, letters: int) -> str:
-    words = [word for word in name.split("_") if word]
-    short = "".join(word[:letters] for word in words) if len(words) > 1 else name[:letters + 2]
-    return short if len(short) < len(name) else name
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.funcName != self.function
 
 
 def searched_params(space: SearchSpace) -> dict[str, Param]:
@@ -204,8 +197,8 @@ class LiveView(ProgressReporter):
         shown, hidden = self._fitting_keys()
         if hidden:
             words.append(f"(too wide to show: {', '.join(hidden)}; the leaderboard has them)")
-        return [f"Search {self.settings.name}: {METRIC} per trial, best so far marked *",
-                *(_wrap(["Parameters:", *words], self.line_width) if words else [])]
+        said = textwrap.wrap(" ".join(["Parameters:", *words]), self.line_width, subsequent_indent="  ", break_on_hyphens=False)
+        return [f"Search {self.settings.name}: {METRIC} per trial, best so far marked *", *(said if words else [])]
 
     def heading(self, trials: Sequence[Trial]) -> str:
         """Elapsed time, trials by status, and the best validation CER so far with its trial."""
@@ -315,17 +308,6 @@ def _number(value: float) -> str:
         return f"{value:.3g}"
     mantissa, exponent = f"{value:.1e}".split("e")
     return f"{mantissa}e{int(exponent)}"
-
-
-def _wrap(words: list[str], width: int) -> list[str]:
-    lines, current = [], ""
-    for word in words:
-        if current and len(current) + 1 + len(word) > width:
-            lines.append(current)
-            current = "  " + word
-        else:
-            current = f"{current} {word}" if current else word
-    return [*lines, current]
 
 
 def _is_terminal(stream: TextIO) -> bool:
