@@ -16,6 +16,7 @@ import pytest
 import torch
 from mlflow import MlflowClient
 
+from tests.tune_runs import run_tuner
 from tune_asr.best_checkpoint import CHECKPOINT_KEY, best_report, best_trial, local_checkpoint_dir
 from tune_asr.checkpoint import CHECKPOINT_FILE
 from tune_asr.export.best_trial import choose
@@ -76,7 +77,6 @@ def _planned_trial(config: dict) -> None:
 
 @pytest.fixture(scope="module")
 def tied_search(tmp_path_factory: pytest.TempPathFactory) -> SearchSettings:
-    import ray
     from ray import tune
 
     root = tmp_path_factory.mktemp("ties")
@@ -89,21 +89,8 @@ def tied_search(tmp_path_factory: pytest.TempPathFactory) -> SearchSettings:
     settings.save()
     tracker = MLflowTracker(settings.mlflow_uri, settings.name, settings.search_id,
                             {k: v for k, v in asdict(settings).items() if k != "search_id"}, settings.space)
-    started = not ray.is_initialized()
-    if started:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        results = tune.Tuner(
-            _planned_trial,
-            param_space={"rnn_type": tune.grid_search(list(PLANS)), "root": str(settings.experiment_dir / "train_runs"),
-                         "epochs": MAX_EPOCHS},
-            tune_config=tune.TuneConfig(max_concurrent_trials=1),  # created and run in PLANS' order
-            run_config=tune.RunConfig(name=settings.name, storage_path=settings.storage, callbacks=[tracker], verbose=0),
-        ).fit()
-    finally:
-        if started:
-            ray.shutdown()
-    assert not results.errors
+    space = {"rnn_type": tune.grid_search(list(PLANS)), "root": str(settings.experiment_dir / "train_runs"), "epochs": MAX_EPOCHS}
+    run_tuner(_planned_trial, space, Path(settings.storage), settings.name, callbacks=[tracker])  # trials in PLANS' order
     return settings
 
 
