@@ -153,7 +153,8 @@ class MLflowTracker(Callback):
         if result.get("diverged"):
             self._client.set_tag(self._run_id(trial), TAG_FAILURE, f"diverged: {result.get('diverged_reason', 'loss not finite')}")
         report = {key: result.get(key) for key in ("epoch", METRIC, CHECKPOINT_KEY)}
-        best = best_report([*filter(None, [self.best.get(trial.trial_id)]), report])
+        previous = self.best.get(trial.trial_id)
+        best = best_report([previous, report] if previous else [report])
         if best is not None:
             self.best[trial.trial_id] = best
 
