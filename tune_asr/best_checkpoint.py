@@ -20,16 +20,16 @@ from tune_asr.metrics import METRIC
 
 CHECKPOINT_KEY = "checkpoint_path"  # each report's checkpoint folder (it holds checkpoint.pt)
 
-Report = Mapping[str, Any]
+EpochReport = Mapping[str, Any]  # what a trial reports after an epoch: epoch, val_cer, val_loss, checkpoint_path, ...
 
 
-def scored(report: Report) -> bool:
+def scored(report: EpochReport) -> bool:
     """Whether ``report`` has a finite ``val_cer`` (a diverged epoch reports NaN)."""
     value = report.get(METRIC)
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def best_report(reports: Iterable[Report]) -> Report | None:
+def best_report(reports: Iterable[EpochReport]) -> EpochReport | None:
     """Of one trial's reports (in the order it made them), the one with the lowest ``val_cer``; the
     latest of equal ones. None when no report has a finite ``val_cer``."""
     best = None
@@ -39,7 +39,7 @@ def best_report(reports: Iterable[Report]) -> Report | None:
     return best
 
 
-def best_trial(bests: Mapping[str, Report | None]) -> str | None:
+def best_trial(bests: Mapping[str, EpochReport | None]) -> str | None:
     """Of each trial's best report (trial id -> report, in the order Tune created the trials), the
     trial whose ``val_cer`` is lowest; the first of equal ones. None when no trial scored."""
     ranked = [(report[METRIC], trial_id) for trial_id, report in bests.items() if report is not None and scored(report)]

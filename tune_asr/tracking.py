@@ -20,7 +20,7 @@ from ray.tune import Callback
 from ray.tune.experiment import Trial
 from ray.tune.result import AUTO_RESULT_KEYS
 
-from tune_asr.best_checkpoint import CHECKPOINT_KEY, Report, best_report, best_trial
+from tune_asr.best_checkpoint import CHECKPOINT_KEY, EpochReport, best_report, best_trial
 from tune_asr.checkpoint import CHECKPOINT_FILE
 from tune_asr.config import TrainConfig
 from tune_asr.metrics import METRIC
@@ -96,7 +96,7 @@ class MLflowTracker(Callback):
     def __init__(self, tracking_uri: str, experiment: str, search_id: str, search_params: dict[str, Any], space_file: str):
         self.tracking_uri, self.experiment, self.search_id = tracking_uri, experiment, search_id
         self.search_params, self.space_file = search_params, space_file
-        self.best: dict[str, Report] = {}  # trial id → its best report so far (epoch, val_cer, checkpoint_path)
+        self.best: dict[str, EpochReport] = {}  # trial id → its best report so far (epoch, val_cer, checkpoint_path)
         self._client: MlflowClient | None = None
         self._experiment_id = ""
         self._parent_id = ""

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from tune_asr.best_checkpoint import CHECKPOINT_KEY, Report, best_report, best_trial, local_checkpoint_dir
+from tune_asr.best_checkpoint import CHECKPOINT_KEY, EpochReport, best_report, best_trial, local_checkpoint_dir
 from tune_asr.checkpoint import CHECKPOINT_FILE
 from tune_asr.export.package import ExportError
 from tune_asr.metrics import METRIC
@@ -60,7 +60,7 @@ def choose(experiment: Path, trial_id: str | None = None) -> BestCheckpoint:
                           Path(best[CHECKPOINT_KEY]))
 
 
-def _on_disk(reports: list[Report], experiment: Path) -> list[Report]:
+def _on_disk(reports: list[EpochReport], experiment: Path) -> list[EpochReport]:
     """The reports whose checkpoint is still on disk (in ``experiment`` if it was moved), with that local path."""
     kept = []
     for report in reports:
