@@ -9,7 +9,8 @@ search of hours writes a few lines per epoch, not a table every 15 seconds.
 
 It is a Ray Tune ``ProgressReporter``: Tune calls ``should_report`` after every step of its loop and
 ``report`` when that says yes. Tune pickles it with the experiment for ``--resume``; what it has
-printed is reset in ``setup``, which Tune calls at each start.
+printed is reset in ``setup``, which Tune calls at each start. :func:`quiet_ray_startup` keeps Ray's
+start-up messages that nobody can act on off the same screen.
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ LONG_VALUE = 6  # string options longer than this are shown abbreviated (the leg
 TRIAL_ID = 8  # Tune's trial ids with a searcher: 8 hex digits
 HEADER_EVERY = 30  # in a log, the column names again after this many trial lines
 ANSI_UP_AND_CLEAR = "\x1b[{n}F\x1b[J"  # cursor up n lines to column 1, clear to the end of the screen
-# Ray's raylet warns when a node has started 4x this many worker processes; a search holds a few per
-# trial (its Tune actor, its Train controller and workers), so on a small machine every search tripped it.
+# Ray's raylet warns once a node has started 4x its worker start-up concurrency (the CPU count by default)
+# in worker processes. A search holds a few per trial (its Tune actor, Train controller and workers), so
+# on 2 cores every search tripped it. A higher concurrency lifts that threshold (and lets as many start at once).
 WORKER_STARTUP_CONCURRENCY = 16
 
 
