@@ -17,7 +17,7 @@ import torch
 from mlflow import MlflowClient
 
 from tests.tune_runs import run_tuner
-from tune_asr.best_checkpoint import CHECKPOINT_KEY, best_report, best_trial, local_checkpoint_dir
+from tune_asr.best_checkpoint import CHECKPOINT_KEY, best_report, best_trial, local_checkpoint_dir, ranked
 from tune_asr.checkpoint import CHECKPOINT_FILE
 from tune_asr.export.best_trial import choose
 from tune_asr.results import leaderboard, load_experiment
@@ -38,6 +38,12 @@ def test_a_trials_best_is_its_lowest_val_cer_and_the_latest_of_ties() -> None:
     reports = [{"epoch": 1, "val_cer": 0.4}, {"epoch": 2, "val_cer": 0.3}, {"epoch": 3, "val_cer": 0.3},
                {"epoch": 4, "val_cer": 0.35}]
     assert best_report(reports)["epoch"] == 3
+
+
+def test_ranking_puts_the_latest_of_equal_scores_first() -> None:
+    reports = [{"epoch": 1, "val_cer": 0.3}, {"epoch": 2, "val_cer": 0.5}, {"epoch": 3, "val_cer": 0.3},
+               {"epoch": 4, "val_cer": math.nan}]
+    assert [r["epoch"] for r in ranked(reports)] == [3, 1, 2]
 
 
 def test_diverged_and_missing_scores_never_win() -> None:

@@ -29,14 +29,17 @@ def scored(report: EpochReport) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def ranked(reports: Iterable[EpochReport]) -> list[EpochReport]:
+    """One trial's reports that have a finite ``val_cer``, best first: lowest ``val_cer``; of equal ones
+    the latest (``reports`` in the order the trial made them). What a trial keeps checkpoints by."""
+    kept = [report for report in reports if scored(report)]
+    return [kept[i] for i in sorted(range(len(kept)), key=lambda i: (kept[i][METRIC], -i))]
+
+
 def best_report(reports: Iterable[EpochReport]) -> EpochReport | None:
-    """Of one trial's reports (in the order it made them), the one with the lowest ``val_cer``; the
-    latest of equal ones. None when no report has a finite ``val_cer``."""
-    best = None
-    for report in reports:
-        if scored(report) and (best is None or report[METRIC] <= best[METRIC]):
-            best = report
-    return best
+    """Of one trial's reports (in the order it made them), the best by :func:`ranked`; None when no
+    report has a finite ``val_cer``."""
+    return next(iter(ranked(reports)), None)
 
 
 def best_trial(bests: Mapping[str, EpochReport | None]) -> str | None:
