@@ -6,7 +6,8 @@ import pytest
 
 from tests.conftest import KOSPEECH_LABELS, SENTENCES, write_nsml
 from tune_asr.config import TrainConfig
-from tune_asr.data.corpus import DataError, load_corpus, read_audio_folder
+from tune_asr.data.audio import read_audio_folder
+from tune_asr.data.corpus import DataError, load_corpus
 
 CONFIG = TrainConfig(max_seconds=5.0)
 
