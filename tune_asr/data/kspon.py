@@ -117,15 +117,9 @@ class KsponLayout(Layout):
     def _from_lists(self) -> tuple[list[tuple[str, str, str]], Listing]:
         rows, problems = [], []
         for path in self._lists:
-            for number, line in enumerate(decode_label_bytes(path.read_bytes(), path).splitlines(), start=1):
-                if not line.strip():
-                    continue
-                audio_path, separator, text = line.partition(TRN_SEPARATOR)
-                where = f"{path.name} line {number}"
-                if not separator:
-                    problems.append((where, f"expected 'path :: text', got {line[:80]!r}"))
-                else:
-                    rows.append((audio_path.strip(), normalise_text(text), where))
+            found, bad = read_trn(path)
+            rows += found
+            problems += bad
         return rows, Listing(entries=[], labelled=len(rows), problems=problems)
 
     def _from_text_files(self) -> tuple[list[tuple[str, str, str]], Listing]:
@@ -139,7 +133,22 @@ class KsponLayout(Layout):
                 rows.append((source.path[: -len(".txt")] + ".pcm", normalise_text(decode_label_bytes(path.read_bytes(), path)), source.path))
             except ValueError as error:  # neither UTF-8 nor CP949
                 problems.append((path.stem, str(error)))
-        return rows, Listing(entries=[], labelled=len(rows) + len(problems), problems=problems)
+        return rows, Listing(entries=[], labelled=len(rows), problems=problems)
+
+
+def read_trn(path: Path) -> tuple[list[tuple[str, str, str]], list[tuple[str, str]]]:
+    """A script list's ``(audio path, text, 'list line N')`` rows, and a problem per line that is not ``path :: text``."""
+    rows, problems = [], []
+    for number, line in enumerate(decode_label_bytes(path.read_bytes(), path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        audio_path, separator, text = line.partition(TRN_SEPARATOR)
+        where = f"{path.name} line {number}"
+        if separator:
+            rows.append((audio_path.strip(), normalise_text(text), where))
+        else:
+            problems.append((where, f"expected 'path :: text', got {line[:80]!r}"))
+    return rows, problems
 
 
 def _dirs(folder: Path) -> list[Path]:
