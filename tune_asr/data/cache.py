@@ -43,6 +43,7 @@ CACHE_VERSION = 1
 CACHE_DIR_ENV = "TUNE_ASR_CACHE_DIR"  # where caches go instead of beside the data
 BESIDE_DATA = ".tune_asr_cache"
 PARALLEL_FROM = 256  # files; fewer are decoded in this process (a worker pool's start-up costs more)
+IN_FLIGHT = 1024  # files handed to the pool at a time: decoded audio waiting to be written stays bounded
 NOT_DECODED = -1  # offset and length of a file longer than the cache's max_seconds
 Decoder = Callable[[Path], np.ndarray]
 
@@ -228,7 +229,8 @@ def _decoded(entries: list[Entry], max_seconds: float, decode: Decoder) -> Itera
         return
     # spawn, not fork: the caller may be a threaded process (a Ray driver or worker)
     with get_context("spawn").Pool(workers) as pool:
-        yield from pool.imap(work, paths, chunksize=32)
+        for start in range(0, len(paths), IN_FLIGHT):
+            yield from pool.imap(work, paths[start : start + IN_FLIGHT], chunksize=16)
 
 
 def _build(layout: Layout, sources: list[SourceFile], root: Path, digest: str, max_seconds: float,

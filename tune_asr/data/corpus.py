@@ -153,13 +153,16 @@ def load_corpus(data_dir: Path | str, config: TrainConfig, strict: bool = False)
 
 def _screen(utterances: list[Utterance], vocab: Vocabulary, report: ValidationReport, strict: bool) -> list[Utterance]:
     """The utterances the vocabulary covers; raises in strict mode with any problem, or with fewer than 2 left."""
-    usable = []
-    for utterance in utterances:
-        unknown = vocab.unknown(utterance.text)
-        if unknown:
-            report.add(utterance.name, f"characters outside the vocabulary: {''.join(unknown)!r}")
-        else:
-            usable.append(utterance)
+    if vocab.covers(u.text for u in utterances):  # the usual case (always, for a vocabulary built from these texts)
+        usable = list(utterances)
+    else:
+        usable = []
+        for utterance in utterances:
+            unknown = vocab.unknown(utterance.text)
+            if unknown:
+                report.add(utterance.name, f"characters outside the vocabulary: {''.join(unknown)!r}")
+            else:
+                usable.append(utterance)
     report.kept = len(usable)
     if strict and report.problems:
         raise DataError("strict mode: bad input found\n" + report.summary())

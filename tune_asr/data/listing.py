@@ -73,11 +73,12 @@ def irregular_kind(entry: os.DirEntry) -> str:
 
 def scan_folder(folder: Path, relative_to: Path) -> list[SourceFile]:
     """Stat every entry of ``folder`` (not recursing), sorted by name; odd entries carry their kind."""
+    prefix = os.path.relpath(folder, relative_to)
     found = []
     with os.scandir(folder) as entries:
         for entry in entries:
             kind = irregular_kind(entry)
-            path = os.path.relpath(entry.path, relative_to)
+            path = f"{prefix}/{entry.name}"
             if kind:
                 found.append(SourceFile(path, -1, -1, kind))
             else:

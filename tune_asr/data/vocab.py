@@ -26,6 +26,16 @@ def to_units(text: str, unit: Unit) -> list[str]:
     return list(unicodedata.normalize("NFD", text) if unit == "grapheme" else text)
 
 
+def units_of_all(texts: Iterable[str], unit: Unit) -> Counter[str]:
+    """How often each unit occurs in ``texts``, normalised in one call (a corpus has 10⁵–10⁶ texts).
+
+    The newline between texts, which no transcript holds, keeps NFD from reordering across their boundaries.
+    """
+    counts = Counter(to_units("\n".join(texts), unit))
+    counts.pop("\n", None)
+    return counts
+
+
 def from_units(units: Iterable[str]) -> str:
     """Join units and recompose jamo into syllables (a no-op for syllable units)."""
     return unicodedata.normalize("NFC", "".join(units))
@@ -55,7 +65,7 @@ class Vocabulary:
     @classmethod
     def build(cls, texts: Iterable[str], unit: Unit) -> "Vocabulary":
         """Build from training transcripts: specials, then units by falling frequency."""
-        counts = Counter(u for text in texts for u in to_units(text, unit))
+        counts = units_of_all(texts, unit)
         ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
         return cls([*SPECIALS, *(u for u, _ in ordered)], unit, [0, 0, 0, *(n for _, n in ordered)])
 
@@ -94,9 +104,15 @@ class Vocabulary:
             for i, (symbol, freq) in enumerate(zip(self.symbols[:-1], self.frequencies[:-1])):
                 writer.writerow([i, symbol, freq])
 
+    def covers(self, texts: Iterable[str]) -> bool:
+        """True when every text can be expressed: one check for a whole corpus instead of one per text."""
+        return set(units_of_all(texts, self.unit)) <= self.index.keys()
+
     def unknown(self, text: str) -> list[str]:
         """Characters of ``text`` that this vocabulary cannot express, in order of appearance."""
-        missing = {u for u in to_units(text, self.unit) if u not in self.index}
+        missing = set(to_units(text, self.unit)).difference(self.index)
+        if not missing:
+            return []
         return [c for c in dict.fromkeys(text) if missing & set(to_units(c, self.unit))]
 
     def encode(self, text: str) -> list[int]:
