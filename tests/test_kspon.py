@@ -53,6 +53,8 @@ def test_unknown_mode_is_an_error() -> None:
 # ---- the layout -----------------------------------------------------------------------------------------
 
 TRANSCRIPTS = ["b/ 창문 열어 줘.", "에어컨 (2)/(이) 도 올려 줘.", "라디오 꺼+ 꺼 줘.", "문 닫아 줘. n/", "집으로 가자.", "음/ 음악 틀어 줘."] * 2
+TRANSCRIPTS[8] = "(3)/(세 시에 깨워 줘"  # a dual transcription left open
+TRANSCRIPTS[9] = "b/ n/"  # noise only
 
 
 def utterance_path(i: int) -> str:
@@ -97,9 +99,11 @@ def test_kspon_folder_is_taken_directly_as_data(tmp_path: Path, with_scripts: bo
     assert texts["KsponSpeech_000006"] == "음 음악 틀어 줘."
     problems = dict(corpus.report.problems)
     assert problems["KsponSpeech_000005"].startswith("audio missing for label")
+    assert problems["KsponSpeech_000009"].startswith("malformed transcript: unbalanced dual transcription")
+    assert problems["KsponSpeech_000010"] == "empty transcript after text_normalization=kspon_phonetic"
     if with_scripts:
         assert problems["train.trn line 11"] == "expected 'path :: text', got 'this line has no separator'"
-    assert len(texts) == 11
+    assert len(texts) == 9
     assert sorted(check_corpus(root, CONFIG).problems) == sorted(corpus.report.problems)
 
 

@@ -87,7 +87,11 @@ def _keep(name: str, seconds: float, text: str, config: TrainConfig, report: Val
         report.add(name, f"too long: {seconds:.1f} s > max_seconds={config.max_seconds}")
         return None
     mode = _text_normalization(config)
-    normalised = normalise_transcript(text, mode)
+    try:
+        normalised = normalise_transcript(text, mode)
+    except ValueError as error:
+        report.add(name, f"malformed transcript: {error}")
+        return None
     if not normalised:
         report.add(name, f"empty transcript after text_normalization={mode}")
         return None
