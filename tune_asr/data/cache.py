@@ -121,26 +121,40 @@ def ensure_cache(data_dir: Path | str, config: TrainConfig, progress: bool = Fal
     ``decode`` reads one file (``load_corpus`` passes its own reader, so that the data checks can
     watch what is decoded).
     """
-    layout = detect_layout(Path(data_dir))
+    with _ensured(Path(data_dir), config, progress, decode) as info:
+        return info
+
+
+def load_cache(data_dir: Path | str, config: TrainConfig, decode: Decoder = read_pcm) -> tuple[CacheInfo, CachedCorpus]:
+    """:func:`ensure_cache`, then map the cache while still holding the lock, before another process may replace it."""
+    with _ensured(Path(data_dir), config, False, decode) as info:
+        return info, open_cache(info.path)
+
+
+@contextmanager
+def _ensured(data_dir: Path, config: TrainConfig, progress: bool, decode: Decoder) -> Iterator[CacheInfo]:
+    """The up-to-date cache, built if need be, held under the lock until the caller is done with it."""
+    layout = detect_layout(data_dir)
     sources = layout.sources()
     digest = fingerprint(layout, sources)
-    root = cache_root(Path(data_dir))
+    root = cache_root(data_dir)
     root.mkdir(parents=True, exist_ok=True)
     with _locked(root / ".lock"):
         current = _latest(root, digest)
-        if current is not None:
-            manifest = _manifest(current)
-            wanted = _undecoded_within(current, config.max_seconds)
-            if not wanted:
-                return _info(current, manifest, built=False, reason="up to date")
-            reason = f"max_seconds={config.max_seconds} takes {wanted} files that the cache left undecoded (longer than {manifest['max_seconds']} s)"
+        wanted = _undecoded_within(current, config.max_seconds) if current else 0
+        if current and not wanted:
+            info = _info(current, built=False, reason="up to date")
         else:
-            reason = _why_new(root, sources)
-        started = time.perf_counter()
-        path = _build(layout, sources, root, digest, config.max_seconds, decode, progress)
-        _remove_others(root, keep=path)
-        manifest = _manifest(path)
-        return _info(path, manifest, built=True, reason=reason, build_seconds=time.perf_counter() - started)
+            if current:
+                reason = (f"max_seconds={config.max_seconds} takes {wanted} files that the cache left undecoded "
+                          f"(longer than {_manifest(current)['max_seconds']} s)")
+            else:
+                reason = _why_new(root, sources)
+            started = time.perf_counter()
+            current = _build(layout, sources, root, digest, config.max_seconds, decode, progress)
+            _remove_others(root, keep=current)
+            info = _info(current, built=True, reason=reason, build_seconds=time.perf_counter() - started)
+        yield info
 
 
 def open_cache(path: Path) -> CachedCorpus:
@@ -186,7 +200,8 @@ def _undecoded_within(path: Path, max_seconds: float) -> int:
     return int(np.count_nonzero((index["lengths"] == NOT_DECODED) & (index["seconds"] <= max_seconds)))
 
 
-def _info(path: Path, manifest: dict, *, built: bool, reason: str, build_seconds: float = 0.0) -> CacheInfo:
+def _info(path: Path, *, built: bool, reason: str, build_seconds: float = 0.0) -> CacheInfo:
+    manifest = _manifest(path)
     return CacheInfo(path, built, reason, manifest["utterances"], manifest["seconds"], manifest["formats"],
                      manifest["converted"], build_seconds)
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from tune_asr.config import TrainConfig
 from tune_asr.data.audio import AudioError, duration_seconds, probe, read_pcm
-from tune_asr.data.cache import ensure_cache, open_cache
+from tune_asr.data.cache import load_cache
 from tune_asr.data.kspon import normalise_transcript
 from tune_asr.data.layouts import detect_layout
 from tune_asr.data.listing import DataError
@@ -141,8 +141,7 @@ def check_corpus(data_dir: Path | str, config: TrainConfig, strict: bool = False
 
 def load_corpus(data_dir: Path | str, config: TrainConfig, strict: bool = False) -> Corpus:
     """Everything a training run needs from a data folder, validated and split; the audio is mapped from the cache."""
-    info = ensure_cache(data_dir, config, decode=read_pcm)
-    cached = open_cache(info.path)
+    info, cached = load_cache(data_dir, config, decode=read_pcm)
     report = ValidationReport(source=Path(data_dir), labelled=cached.labelled, problems=list(cached.problems), notes=[info.summary()])
     utterances = []
     for i, name in enumerate(cached.names):
