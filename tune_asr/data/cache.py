@@ -109,10 +109,9 @@ def cache_root(data_dir: Path) -> Path:
 
 
 def fingerprint(layout: Layout, sources: list[SourceFile]) -> str:
-    digest = hashlib.sha256(f"{CACHE_VERSION} {SAMPLE_RATE} {layout.name}\n".encode())
-    for source in sources:
-        digest.update(f"{source.path}\0{source.size}\0{source.mtime_ns}\0{source.kind}\n".encode())
-    return digest.hexdigest()[:24]
+    lines = [f"{CACHE_VERSION} {SAMPLE_RATE} {layout.name}"]
+    lines += [f"{source.path}\0{source.size}\0{source.mtime_ns}\0{source.kind}" for source in sources]
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:24]
 
 
 def ensure_cache(data_dir: Path | str, config: TrainConfig, progress: bool = False, decode: Decoder = read_pcm) -> CacheInfo:

@@ -11,6 +11,7 @@ import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 
 class DataError(ValueError):
@@ -26,9 +27,11 @@ class Entry:
     text: str  # as labelled (NFC, whitespace collapsed); layout-specific normalisation comes later
 
 
-@dataclass(frozen=True)
-class SourceFile:
-    """A file whose change changes the corpus; ``kind`` is set for entries that are not regular files."""
+class SourceFile(NamedTuple):
+    """A file whose change changes the corpus; ``kind`` is set for entries that are not regular files.
+
+    A tuple, not a dataclass: a corpus has up to a million, listed at every load.
+    """
 
     path: str  # relative to the data folder
     size: int

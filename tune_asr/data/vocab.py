@@ -23,17 +23,20 @@ BLANK = "<blank>"
 
 def to_units(text: str, unit: Unit) -> list[str]:
     """Split text into output units: syllables as they are, or NFD jamo."""
-    return list(unicodedata.normalize("NFD", text) if unit == "grapheme" else text)
+    return list(_unit_string(text, unit))
 
 
-def units_of_all(texts: Iterable[str], unit: Unit) -> Counter[str]:
-    """How often each unit occurs in ``texts``, normalised in one call (a corpus has 10⁵–10⁶ texts).
+def _unit_string(text: str, unit: Unit) -> str:
+    return unicodedata.normalize("NFD", text) if unit == "grapheme" else text
 
-    The newline between texts, which no transcript holds, keeps NFD from reordering across their boundaries.
+
+def _all_units(texts: Iterable[str], unit: Unit) -> str:
+    """Every text's units in one string, one normalisation for a whole corpus (10⁵–10⁶ texts).
+
+    Texts are joined by a newline, which no transcript holds (whitespace is collapsed) and which
+    keeps NFD from reordering across their boundaries; callers drop it.
     """
-    counts = Counter(to_units("\n".join(texts), unit))
-    counts.pop("\n", None)
-    return counts
+    return _unit_string("\n".join(texts), unit)
 
 
 def from_units(units: Iterable[str]) -> str:
@@ -65,7 +68,8 @@ class Vocabulary:
     @classmethod
     def build(cls, texts: Iterable[str], unit: Unit) -> "Vocabulary":
         """Build from training transcripts: specials, then units by falling frequency."""
-        counts = units_of_all(texts, unit)
+        counts = Counter(_all_units(texts, unit))
+        counts.pop("\n", None)
         ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
         return cls([*SPECIALS, *(u for u, _ in ordered)], unit, [0, 0, 0, *(n for _, n in ordered)])
 
@@ -106,7 +110,7 @@ class Vocabulary:
 
     def covers(self, texts: Iterable[str]) -> bool:
         """True when every text can be expressed: one check for a whole corpus instead of one per text."""
-        return set(units_of_all(texts, self.unit)) <= self.index.keys()
+        return set(_all_units(texts, self.unit)) - {"\n"} <= self.index.keys()
 
     def unknown(self, text: str) -> list[str]:
         """Characters of ``text`` that this vocabulary cannot express, in order of appearance."""
