@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -130,15 +131,16 @@ def memory_with_sharing(data: Path, processes: int) -> list[dict]:
     return found
 
 
-def epoch_seconds(trainer, utterances) -> float:
-    """CPU seconds (user + system, page faults included) of one epoch's batches: steadier than wall time on a shared machine."""
+def epoch_seconds(trainer, utterances) -> tuple[float, int]:
+    """CPU seconds (user + system, page faults included) of one epoch's batches, steadier than wall time on a
+    shared machine, and the major page faults meanwhile (pages read back from disk: the corpus did not stay cached)."""
     from tune_asr.data.batching import pad_audio
     from tune_asr.training import PAD_TO_SAMPLES
 
-    started = time.process_time()
+    faults, started = resource.getrusage(resource.RUSAGE_SELF).ru_majflt, time.process_time()
     for batch in trainer.batches(utterances, epoch=1, shuffle=True):
         pad_audio([u.samples for u in batch], multiple=PAD_TO_SAMPLES)
-    return time.process_time() - started
+    return time.process_time() - started, resource.getrusage(resource.RUSAGE_SELF).ru_majflt - faults
 
 
 def throughput(data: Path, hours: float, repeats: int) -> dict:
@@ -160,13 +162,17 @@ def throughput(data: Path, hours: float, repeats: int) -> dict:
     copies = [Utterance(u.name, np.array(u.samples), u.text) for u in chosen]
     trainer = Trainer(CONFIG, Corpus(chosen, corpus.val[:2], corpus.vocab, corpus.report), torch.device("cpu"))
     audio_seconds = sum(len(u.samples) for u in chosen) / SAMPLE_RATE
-    first = {"mapped": epoch_seconds(trainer, chosen), "in_memory": epoch_seconds(trainer, copies)}  # mapped: page faults
-    runs = {"mapped": [], "in_memory": []}
+    variants = {"mapped": chosen, "in_memory": copies}
+    first = {name: epoch_seconds(trainer, utterances)[0] for name, utterances in variants.items()}  # mapped: first-touch faults
+    runs = {name: [] for name in variants}
+    major_faults = {name: 0 for name in variants}
     for _ in range(repeats):
-        runs["mapped"].append(epoch_seconds(trainer, chosen))
-        runs["in_memory"].append(epoch_seconds(trainer, copies))
+        for name, utterances in variants.items():
+            seconds, faults = epoch_seconds(trainer, utterances)
+            runs[name].append(seconds)
+            major_faults[name] += faults
     speeds = {name: audio_seconds / statistics.median(seconds) for name, seconds in runs.items()}
-    return {"audio_hours": audio_seconds / 3600, "repeats": repeats, "first_epoch_s": first, "runs_s": runs,
+    return {"audio_hours": audio_seconds / 3600, "repeats": repeats, "first_epoch_s": first, "runs_s": runs, "major_faults": major_faults,
             "audio_s_per_s": speeds, "mapped_vs_in_memory": speeds["mapped"] / speeds["in_memory"]}
 
 
@@ -203,7 +209,8 @@ def main() -> None:
     speed = throughput(data, min(args.throughput_hours, hours), args.repeats)
     print(f"throughput over {speed['audio_hours']:.2f} h, audio s per CPU s: mapped {speed['audio_s_per_s']['mapped']:.0f}, in memory "
           f"{speed['audio_s_per_s']['in_memory']:.0f} ({(speed['mapped_vs_in_memory'] - 1) * 100:+.1f}%); first epoch "
-          f"mapped {speed['first_epoch_s']['mapped']:.2f} s, in memory {speed['first_epoch_s']['in_memory']:.2f} s", flush=True)
+          f"mapped {speed['first_epoch_s']['mapped']:.2f} s, in memory {speed['first_epoch_s']['in_memory']:.2f} s; major page faults "
+          f"in the timed epochs: mapped {speed['major_faults']['mapped']}, in memory {speed['major_faults']['in_memory']}", flush=True)
     results = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": platform.platform(), "cpus": os.cpu_count(),
                "files": files, "hours": hours, "cache_bytes": sum(f.stat().st_size for f in info.path.iterdir()),
                "build_s": info.build_seconds, "cold": cold, "warm": warm, "memory": memory, "throughput": speed,
