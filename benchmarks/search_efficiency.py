@@ -28,7 +28,9 @@ from pathlib import Path
 
 from tune_asr.results import load_experiment
 
-METHODS = {"tpe": ["--searcher", "tpe", "--scheduler", "asha"], "random": ["--searcher", "random", "--scheduler", "fifo"]}
+# TPE + ASHA with its levers: TPE models results after one wave of 4 trials; ASHA keeps a third at each rung.
+METHODS = {"tpe": ["--searcher", "tpe", "--scheduler", "asha", "--tpe-startup-trials", "4", "--reduction-factor", "3"],
+           "random": ["--searcher", "random", "--scheduler", "fifo"]}
 LABELS = {"tpe": "TPE + ASHA", "random": "random, no early stopping"}
 
 

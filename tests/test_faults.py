@@ -29,7 +29,7 @@ from ray.tune import ExperimentAnalysis
 
 from tests.conftest import KOSPEECH_LABELS, SENTENCES, tiny_space, write_nsml
 from tests.test_search import refuse_ray, runs
-from trainables.worker import FAULTS_ENV
+from trainables.faults import FAULTS_ENV
 from tune_asr.config import TrainConfig
 from tune_asr.data import corpus as corpus_module
 from tune_asr.data.audio import read_pcm

@@ -19,12 +19,14 @@ import ray
 from mlflow import MlflowClient
 from ray.tune import ExperimentAnalysis
 
-from trainables import TrialResources
+from trainables.resources import TRIAL_DRIVER_CPU, TrialResources
+from trainables.train_run import scaling_config
 from tests.conftest import tiny_space
 from tune_asr.data.demo import make_demo
 from tune_asr.results import leaderboard, load_experiment
 from tune_asr.results.experiment import BUDGET_STOPPED, FINISHED
-from tune_asr.search import init_ray, main
+from tune_asr.search import DEFAULT_SPACE, init_ray, main, new_settings, parse_args, saved_settings
+from tune_asr.search_space import load_space
 from tune_asr.tracking import TAG_PARENT, TAG_ROLE, TAG_TRIAL, MLflowTracker
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="the demo corpus needs espeak-ng")
@@ -88,29 +90,59 @@ def test_bad_space_fails_before_ray_starts(tmp_path: Path, capsys: pytest.Captur
     assert f"{bad}:2: rnn_hidden: low > high" in capsys.readouterr().err
 
 
-def test_resume_refuses_flags_that_the_saved_search_fixes(
+def saved_search(storage: Path, name: str, started: bool = True) -> Path:
+    """A search folder as a first run leaves it (settings, and Tune's state once Ray ran), without running one."""
+    settings = new_settings(parse_args(["--storage", str(storage), "--name", name, "--trials", "3"]), load_space(DEFAULT_SPACE))
+    settings.save()
+    if started:
+        (settings.experiment_dir / "experiment_state-2026-11-29_00-00-00.json").write_text("{}", encoding="utf-8")
+    return settings.experiment_dir
+
+
+def test_resume_accepts_the_first_commands_flags_and_refuses_only_those_that_differ(
     tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(ray, "init", refuse_ray)
-    assert main(["--resume", "--trials", "5", "--storage", str(tmp_path)]) == 2
-    assert "drop --trials" in capsys.readouterr().err
+    saved_search(tmp_path, "s")
+    same = saved_settings(parse_args(["--resume", "--name", "s", "--trials", "3", "--space", str(DEFAULT_SPACE),
+                                      "--storage", str(tmp_path)]))
+    assert same.trials == 3 and same.name == "s"
+    assert main(["--resume", "--name", "s", "--trials", "5", "--seed", "0", "--storage", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: --resume continues the saved search; these flags differ from it: --trials (saved: 3)")
+
+
+def test_resume_of_a_search_that_never_started_says_so(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ray, "init", refuse_ray)
+    stub = saved_search(tmp_path, "stub", started=False)
+    assert main(["--resume", "--storage", str(tmp_path)]) == 2
+    assert f"{stub} holds a search that never started" in capsys.readouterr().err
 
 
 def test_whole_gpus_give_one_ddp_worker_each_and_fractions_pack_trials() -> None:
     ddp = TrialResources(gpus_per_trial=2)
-    assert ddp.scaling_config().num_workers == 2 and ddp.scaling_config().resources_per_worker["GPU"] == 1
+    assert scaling_config(ddp).num_workers == 2 and scaling_config(ddp).resources_per_worker["GPU"] == 1
+    assert ddp.uses_train() and ddp.actor_request() == {"CPU": TRIAL_DRIVER_CPU}  # the Train workers hold the GPUs
     assert ddp.max_concurrent({"CPU": 16, "GPU": 8}) == 4
     quarter = TrialResources(gpus_per_trial=0.25)
-    assert quarter.scaling_config().num_workers == 1 and quarter.scaling_config().resources_per_worker["GPU"] == 0.25
+    assert not quarter.uses_train() and quarter.actor_request() == {"CPU": 1.0, "GPU": 0.25}  # trains in its actor
     assert quarter.max_concurrent({"CPU": 16, "GPU": 1}) == 4
+    assert quarter.uses_train("train") and scaling_config(quarter).resources_per_worker["GPU"] == 0.25
 
 
 def test_cpu_trials_fill_whole_cores_with_one_torch_thread_per_worker() -> None:
     assert TrialResources(workers_per_trial=2).max_concurrent({"CPU": 2}) == 1
     assert TrialResources().max_concurrent({"CPU": 2}) == 2
     assert TrialResources(workers_per_trial=2).torch_threads == 1
-    with pytest.raises(ValueError, match="one trial needs"):
+    with pytest.raises(ValueError, match="one trial needs 3 CPU but the Ray cluster has 2 CPU"):
         TrialResources(workers_per_trial=3).max_concurrent({"CPU": 2})
+
+
+def test_a_trial_config_may_choose_its_own_resources() -> None:
+    base = TrialResources(gpus_per_trial=0.25)
+    assert base.for_config({"lr": 1e-3}) is base
+    assert base.for_config({"gpus_per_trial": 2}).uses_train() and base.for_config({"gpus_per_trial": 2}).num_workers == 2
 
 
 @pytest.mark.parametrize("kwargs", [{"gpus_per_trial": 1.5}, {"gpus_per_trial": 1, "workers_per_trial": 2}, {"cpus_per_worker": 0}])

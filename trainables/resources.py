@@ -1,25 +1,27 @@
-"""How much of the cluster one trial takes, and so how many trials run at once.
+"""How much of the cluster one trial takes, which runner it gets, and so how many trials run at once.
 
-Tune only sees each trial's driver (a function that waits on its Train run); the Train workers
-reserve their own placement group. Tune therefore cannot pace trials by itself: a trial it starts
-without room for its workers waits, times out after 60 s and retries (ray-project/ray#54305).
-``max_concurrent`` does the pacing instead.
+A plain description (no Ray import): the Ray objects are built where they are used. A trial with
+one worker (CPU, a fraction of a GPU, or one GPU) runs in a reused Tune actor that holds the
+worker's resources itself; a trial with several workers runs as a Ray Train DDP run whose workers
+reserve their own placement group, while its Tune actor only waits (``TRIAL_DRIVER_CPU``).
 """
 
 from __future__ import annotations
 
 import math
+import typing
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
+from typing import Any, Literal
 
-from ray.train import ScalingConfig
-
-TRIAL_DRIVER_CPU = 0.1  # Tune rejects 0; the driver only waits on its Train run
+TRIAL_DRIVER_CPU = 0.1  # Tune rejects 0; a Train trial's actor only waits on its Train run
+Runner = Literal["auto", "train"]  # auto: by the trial's resources; train: every trial is a Ray Train run
 
 
 @dataclass(frozen=True)
 class TrialResources:
-    """One trial's workers, from ``--gpus-per-trial``, ``--workers-per-trial``, ``--cpus-per-worker``.
+    """One trial's workers, from ``--gpus-per-trial``, ``--workers-per-trial``, ``--cpus-per-worker``
+    (or the same keys in a search space, per trial).
 
     GPU trials: ``gpus_per_trial >= 1`` gives that many workers with one whole GPU each (DDP over
     NCCL); below 1 gives one worker with that fraction, so several small trials share a GPU
@@ -42,6 +44,11 @@ class TrialResources:
         if self.cpus_per_worker is not None and self.cpus_per_worker <= 0:
             raise ValueError(f"--cpus-per-worker must be > 0, got {self.cpus_per_worker}")
 
+    def for_config(self, config: Mapping[str, Any]) -> "TrialResources":
+        """These resources with any of :data:`RESOURCE_KEYS` that a trial's config sets (a space may search them)."""
+        chosen = {key: config[key] for key in RESOURCE_KEYS if key in config}
+        return replace(self, **chosen) if chosen else self
+
     @property
     def use_gpu(self) -> bool:
         return self.gpus_per_trial > 0
@@ -49,6 +56,10 @@ class TrialResources:
     @property
     def num_workers(self) -> int:
         return int(self.gpus_per_trial) if self.gpus_per_trial >= 1 else self.workers_per_trial
+
+    def uses_train(self, runner: Runner = "auto") -> bool:
+        """Whether the trial is a Ray Train run (several workers, or forced) rather than a reused actor."""
+        return runner == "train" or self.num_workers > 1
 
     @property
     def worker_cpus(self) -> float:
@@ -61,23 +72,47 @@ class TrialResources:
         """CPU threads per worker: as many as its CPUs, so workers never fight over cores."""
         return max(1, int(self.worker_cpus))
 
-    def scaling_config(self) -> ScalingConfig:
+    def worker_request(self) -> dict[str, float]:
+        """What one worker holds (Ray's resource names)."""
         worker = {"CPU": self.worker_cpus}
         if self.use_gpu:
             worker["GPU"] = min(self.gpus_per_trial, 1.0)
-        return ScalingConfig(num_workers=self.num_workers, use_gpu=self.use_gpu, resources_per_worker=worker)
+        return worker
 
-    def per_trial(self) -> dict[str, float]:
-        """All the resources of one running trial: its driver plus its workers."""
+    def actor_request(self, runner: Runner = "auto") -> dict[str, float]:
+        """What the trial's Tune actor holds: the one worker's resources when it trains in the actor,
+        only a waiting driver's CPU share when Ray Train's workers reserve their own."""
+        if self.uses_train(runner):
+            return {"CPU": TRIAL_DRIVER_CPU}
+        return self.worker_request()
+
+    def per_trial(self, runner: Runner = "auto") -> dict[str, float]:
+        """All the resources of one running trial: its actor plus any Train workers."""
+        if not self.uses_train(runner):
+            return self.worker_request()
         need = {"CPU": TRIAL_DRIVER_CPU + self.num_workers * self.worker_cpus}
         if self.use_gpu:
             need["GPU"] = float(self.gpus_per_trial)
         return need
 
-    def max_concurrent(self, cluster: Mapping[str, float]) -> int:
+    def max_concurrent(self, cluster: Mapping[str, float], runner: Runner = "auto") -> int:
         """Trials that fit at once; raises if not even one does (better now than a hang later)."""
-        fits = {name: math.floor(cluster.get(name, 0.0) / amount + 1e-9) for name, amount in self.per_trial().items()}
+        need = self.per_trial(runner)
+        fits = {name: math.floor(cluster.get(name, 0.0) / amount + 1e-9) for name, amount in need.items()}
         if min(fits.values()) < 1:
-            have = {name: cluster.get(name, 0.0) for name in fits}
-            raise ValueError(f"one trial needs {self.per_trial()} but the Ray cluster has {have}")
+            have = {name: cluster.get(name, 0.0) for name in need}
+            raise ValueError(f"one trial needs {_shown(need)} but the Ray cluster has {_shown(have)}")
         return min(fits.values())
+
+
+RESOURCE_KEYS: dict[str, Any] = {f.name: typing.get_type_hints(TrialResources)[f.name] for f in fields(TrialResources)}
+
+
+def split_config(config: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A trial's config as (TrainConfig values, resource keys): a space may hold both."""
+    train = {key: value for key, value in config.items() if key not in RESOURCE_KEYS}
+    return train, {key: value for key, value in config.items() if key in RESOURCE_KEYS}
+
+
+def _shown(resources: Mapping[str, float]) -> str:
+    return ", ".join(f"{amount:g} {name}" for name, amount in resources.items())

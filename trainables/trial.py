@@ -1,86 +1,117 @@
-"""The Tune function of one trial: a Ray Train ``TorchTrainer`` run named after the trial.
+"""The Tune trainable of every trial: one class, two runners chosen by the trial's resources.
 
-Naming the Train run after the trial id, under a fixed storage folder, is what makes a retried or
-restored trial resume its Train run from the latest checkpoint instead of starting over. Tune
-gets each epoch's metrics through ``TuneReportCallback`` (with ``checkpoint_path`` added), never
-the checkpoint itself.
+A one-worker trial (CPU, a fraction of a GPU, one GPU) trains inside this actor
+(:class:`~trainables.local_run.LocalRun`), one epoch per ``step``; with ``reuse_actors`` the
+process then serves the next trial, keeping torch, the CUDA context and the loaded corpus, so a
+trial starts in about a second instead of paying a fresh process and Ray Train's start-up. A
+several-worker trial is a Ray Train DDP run (:class:`~trainables.train_run.TrainRun`), where that
+cost buys the workers. Both report the same metrics and write the same checkpoint format.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
 
+import ray
 from ray import tune
-from ray.train import CheckpointConfig, RunConfig
-from ray.train.torch import TorchTrainer
-from ray.tune.integration.ray_train import TuneReportCallback
 
-from trainables.resources import TRIAL_DRIVER_CPU, TrialResources
-from trainables.worker import DIVERGED_FILE, train_loop_per_worker, worker_spec
+import trainables
+
+from trainables.divergence import diverged_report, raise_if_diverged, record_divergence
+from trainables.faults import faults_for
+from trainables.local_run import LocalRun
+from trainables.resources import Runner, TrialResources, split_config
+from trainables.train_run import TrainRun
 from tune_asr.config import TrainConfig
-from tune_asr.metrics import METRIC
 from tune_asr.training import TrainingDiverged
 
 MODE = "min"  # of METRIC, the validation CER
-CHECKPOINTS_KEPT = 2  # per trial, best by val_cer (the latest is kept as well, for resuming)
 
 
-def run_trial(config: dict[str, Any], *, data_dir: str, resources: TrialResources, train_storage: str, strict: bool = False) -> None:
-    """Run one configuration on ``resources``; Tune sees one report per epoch.
+class AsrTrial(tune.Trainable):
+    """One configuration per trial; ``step`` returns one epoch's report (``done`` after the last epoch)."""
 
-    A diverged run (NaN or infinite loss) ends its workers cleanly with a last report holding
-    ``diverged=1`` and leaves ``DIVERGED_FILE`` in its run folder; the trial then fails here with
-    :class:`TrainingDiverged`, and :class:`NoRetryOnDivergence` has already told Tune not to retry
-    it (were it retried anyway, the file ends the retry at once, before any worker starts).
-    """
-    started = time.time()
-    TrainConfig.from_dict(config)  # a bad combination fails here, before any worker starts
-    run_name = tune.get_context().get_trial_id()
-    diverged = Path(train_storage) / run_name / DIVERGED_FILE
-    if diverged.is_file():
-        raise TrainingDiverged(diverged.read_text(encoding="utf-8"))
-    trainer = TorchTrainer(
-        train_loop_per_worker,
-        train_loop_config=worker_spec(config, data_dir, resources, started, strict, str(diverged.parent)),
-        scaling_config=resources.scaling_config(),
-        run_config=RunConfig(
-            name=run_name,
-            storage_path=train_storage,
-            callbacks=[TuneReportCallback()],
-            checkpoint_config=CheckpointConfig(
-                num_to_keep=CHECKPOINTS_KEPT, checkpoint_score_attribute=METRIC, checkpoint_score_order=MODE
-            ),
-        ),
-    )
-    trainer.fit()
-    if diverged.is_file():  # Result.metrics holds the last checkpoint's metrics only, so the worker leaves a file
-        raise TrainingDiverged(diverged.read_text(encoding="utf-8"))
+    def setup(self, config: dict[str, Any], *, data_dir: str, resources: TrialResources, train_storage: str,
+              strict: bool = False, runner: Runner = "auto") -> None:
+        self.data_dir, self.resources, self.train_storage = data_dir, resources, train_storage
+        self.strict, self.runner = strict, runner
+        self.trials_served = 0
+        self._start(config, started=trainables.IMPORT_STARTED)  # a fresh process: its imports count
 
+    def reset_config(self, new_config: dict[str, Any]) -> bool:
+        """Serve the next trial in this process (``reuse_actors``): drop the last trial's run, keep the rest."""
+        self._close()
+        self._start(new_config, started=time.time())
+        return True
 
-class NoRetryOnDivergence(tune.Callback):
-    """Divergence is deterministic: a trial that reports ``diverged`` gets no retry from ``FailureConfig``.
+    def _start(self, config: dict[str, Any], started: float) -> None:
+        values, _ = split_config(config)
+        train_config = TrainConfig.from_dict(values)  # a bad combination fails here, before any training
+        self.epochs = train_config.epochs
+        self.diverged: TrainingDiverged | None = None
+        self.run_dir = Path(self.train_storage) / self.trial_id
+        resources = self.resources.for_config(config)
+        self.trials_served += 1
+        self.extra = {"reused_process": int(self.trials_served > 1), "node_id": ray.get_runtime_context().get_node_id()}
+        if resources.uses_train(self.runner):
+            self.run: LocalRun | TrainRun = TrainRun(values, self.data_dir, resources, self.train_storage,
+                                                      self.trial_id, self.strict, started)
+        else:
+            raise_if_diverged(self.run_dir)
+            self.run = LocalRun(train_config, self.data_dir, resources, self.run_dir, self.strict, started,
+                                faults_for(self.trial_id))
 
-    The report reaches Tune before the trial's error does (the trial function raises only after its
-    Train run has returned), so the trial's own retry budget can be spent here.
-    """
-
-    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict[str, Any], **info: Any) -> None:
+    def step(self) -> dict[str, Any]:
+        if self.diverged is not None:  # the diverged report went out last step: now the trial fails
+            raise self.diverged
+        try:
+            result = {**self.run.next_result(), **self.extra, "reported_at": time.time(), "pid": os.getpid()}
+        except TrainingDiverged as error:  # only a LocalRun raises it; a Train run reports it itself
+            record_divergence(self.run_dir, error)
+            self.diverged = error
+            return {**diverged_report(error, self.run.timings), **self.extra}
         if result.get("diverged"):
-            trial.max_failures = 0
+            self.diverged = TrainingDiverged(result.get("diverged_reason", "diverged"), result.get("epoch", 0))
+            return result
+        result["done"] = result["epoch"] >= self.epochs
+        return result
+
+    def save_checkpoint(self, checkpoint_dir: str) -> dict[str, Any]:
+        """Tune's checkpoint is a pointer: the run's own checkpoint (today's format) is written each epoch."""
+        latest = self.run.latest_checkpoint if isinstance(self.run, LocalRun) else None
+        return {"checkpoint_file": str(latest) if latest else None}
+
+    def load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """A local run continues from the pointed-to checkpoint; a Train run resumes from its own storage."""
+        if isinstance(self.run, LocalRun) and checkpoint.get("checkpoint_file"):
+            self.run.restore(Path(checkpoint["checkpoint_file"]))
+
+    def cleanup(self) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        if getattr(self, "run", None) is not None:
+            self.run.close()
+            self.run = None
 
 
-def make_trainable(data_dir: Path | str, resources: TrialResources, train_storage: Path | str, strict: bool = False):
-    """The trainable to give ``ray.tune.Tuner`` (and ``Tuner.restore``); its config holds TrainConfig values.
+def make_trainable(data_dir: Path | str, resources: TrialResources, train_storage: Path | str, strict: bool = False,
+                   runner: Runner = "auto"):
+    """The trainable to give ``ray.tune.Tuner`` (and ``Tuner.restore``); its config holds TrainConfig values
+    and optionally per-trial resource keys (``gpus_per_trial`` ...), which decide each trial's actor.
 
     Both paths are made absolute here, on the driver: Ray runs trials in other directories.
     """
-    fn = tune.with_parameters(
-        run_trial,
-        data_dir=str(Path(data_dir).resolve()),
-        resources=resources,
-        train_storage=str(Path(train_storage).resolve()),
-        strict=strict,
+    trainable = tune.with_parameters(
+        AsrTrial, data_dir=str(Path(data_dir).resolve()), resources=resources,
+        train_storage=str(Path(train_storage).resolve()), strict=strict, runner=runner,
     )
-    return tune.with_resources(fn, {"cpu": TRIAL_DRIVER_CPU})
+    return tune.with_resources(trainable, lambda config: _lowercase(resources.for_config(config).actor_request(runner)))
+
+
+def _lowercase(request: dict[str, float]) -> dict[str, float]:
+    """Tune's ``with_resources`` spells CPU and GPU in lower case."""
+    return {name.lower(): amount for name, amount in request.items()}

@@ -1,4 +1,4 @@
-"""What every Ray Train worker of a trial runs: the core ``train()`` with per-epoch reports.
+"""What every Ray Train worker of a several-worker trial runs: the core ``train()`` with per-epoch reports.
 
 The core does DDP and rank sharding itself, so nothing here calls ``prepare_model`` or
 ``prepare_data_loader``. Rank 0 attaches a checkpoint to each report; Ray Train keeps the best by
@@ -8,8 +8,6 @@ The core does DDP and rank sharding itself, so nothing here calls ``prepare_mode
 from __future__ import annotations
 
 import json
-import os
-import signal
 import tempfile
 import time
 from contextlib import nullcontext
@@ -22,20 +20,14 @@ from ray.train import Checkpoint
 from ray.train.torch import get_device
 
 import trainables
+from trainables.divergence import diverged_report, record_divergence
+from trainables.faults import faults_for
 from trainables.resources import TrialResources
 from tune_asr.checkpoint import CHECKPOINT_FILE
 from tune_asr.config import TrainConfig
 from tune_asr.data.corpus import load_corpus
-from tune_asr.metrics import METRIC
 from tune_asr.training import EpochRecord, TrainingDiverged, train
 
-# Fault injection for the fault tests (tests/test_faults.py): this environment variable names a JSON
-# file {"dir": marker folder, "oom": [{"trial": k, "attempts": n}, ...], "kill": [{"trial": k, "after_epoch": e}]}.
-# "trial" is the order in which trials first start (1, 2, ...); "oom" raises torch.OutOfMemoryError as
-# each of the first n attempts of trial k starts; "kill" SIGKILLs the worker of trial k's first attempt
-# once epoch e is reported and checkpointed (as the next epoch ends). Unset or no file: nothing happens.
-FAULTS_ENV = "TUNE_ASR_FAULTS"
-DIVERGED_FILE = "DIVERGED"  # in the Train run's folder: the reason a run diverged (see trainables.trial)
 SNAPSHOT_FILE = "checkpoint_manager_snapshot.json"  # Ray Train's record of registered checkpoints
 
 
@@ -72,14 +64,14 @@ def train_loop_per_worker(spec: dict[str, Any]) -> None:
         torch.set_num_threads(spec["torch_threads"])
     config = TrainConfig.from_dict(spec["config"])
     context = ray.train.get_context()
-    fault_file = os.environ.get(FAULTS_ENV)
-    faults = None
-    if fault_file and Path(fault_file).is_file() and context.get_world_rank() == 0:
-        faults = _Faults(json.loads(Path(fault_file).read_text(encoding="utf-8")), context.get_experiment_name(), spec.get("run_dir"))
+    is_rank_zero = context.get_world_rank() == 0
+    run_dir = Path(spec["run_dir"]) if spec.get("run_dir") else None
+    faults = faults_for(context.get_experiment_name(), lambda epoch: _wait_until_registered(run_dir, epoch)) if is_rank_zero else None
     if faults:
         faults.at_start()
     corpus = load_corpus(spec["data_dir"], config, strict=spec.get("strict", False))
     timings = {
+        "trial_started": spec["trial_started"],
         "startup_seconds": entered - spec["trial_started"],
         "spawn_seconds": trainables.IMPORT_STARTED - spec["trial_started"],  # of startup: until the worker process imports us
         "data_seconds": time.time() - entered,
@@ -87,7 +79,6 @@ def train_loop_per_worker(spec: dict[str, Any]) -> None:
         "utterances": len(corpus.train) + len(corpus.val),  # what the data check kept
         "node_id": ray.get_runtime_context().get_node_id(),  # which node of a cluster trained it
     }
-    is_rank_zero = context.get_world_rank() == 0
     device = get_device() if spec["torch_threads"] is None else torch.device("cpu")
 
     def on_epoch(record: EpochRecord, save_checkpoint: Callable[[Path], Path]) -> None:
@@ -116,64 +107,24 @@ def train_loop_per_worker(spec: dict[str, Any]) -> None:
                 ray.train.report(metrics, checkpoint=again)
         except TrainingDiverged as error:
             # Every rank sees the same all-reduced loss, so all of them report this last result; the
-            # trial function then fails the trial without a retry (see trainables.trial).
-            if is_rank_zero and spec.get("run_dir"):
-                Path(spec["run_dir"]).mkdir(parents=True, exist_ok=True)
-                (Path(spec["run_dir"]) / DIVERGED_FILE).write_text(str(error), encoding="utf-8")
-            # val_cer is NaN (Tune wants the metric in every result; NaN is never anyone's best).
-            ray.train.report({"epoch": error.epoch, METRIC: float("nan"), "diverged": 1, "diverged_reason": str(error), **timings})
+            # trial then fails without a retry (see trainables.divergence).
+            if is_rank_zero and run_dir:
+                record_divergence(run_dir, error)
+            ray.train.report(diverged_report(error, timings))
 
 
-class _Faults:
-    """The faults of :data:`FAULTS_ENV` for one trial (rank 0 only); attempts are counted in marker files."""
-
-    def __init__(self, spec: dict[str, Any], trial_name: str, run_dir: str | None):
-        self.spec, self.run_dir = spec, run_dir
-        folder = Path(self.spec["dir"])
-        folder.mkdir(parents=True, exist_ok=True)
-        self.order = _claim_order(folder, trial_name)
-        attempts = folder / f"{trial_name}.attempts"
-        with open(attempts, "a", encoding="utf-8") as handle:
-            handle.write(f"{os.getpid()}\n")
-        self.attempt = len(attempts.read_text(encoding="utf-8").split())
-
-    def at_start(self) -> None:
-        for oom in self.spec.get("oom", []):
-            if oom["trial"] == self.order and self.attempt <= oom["attempts"]:
-                raise torch.OutOfMemoryError(f"injected out-of-memory error (attempt {self.attempt})")
-
-    def at_epoch_end(self, epoch: int) -> None:
-        for kill in self.spec.get("kill", []):
-            if kill["trial"] == self.order and self.attempt == 1 and epoch == kill["after_epoch"] + 1:
-                self._wait_until_registered(kill["after_epoch"])
-                os.kill(os.getpid(), signal.SIGKILL)
-
-    def _wait_until_registered(self, epoch: int, timeout: float = 60.0) -> None:
-        """Until Ray Train has registered epoch ``epoch``'s checkpoint: ``report`` returns before the
-        controller has taken the report in, and a worker dying in between loses that report."""
-        snapshot = Path(self.run_dir) / SNAPSHOT_FILE
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            try:
-                latest = json.loads(snapshot.read_text(encoding="utf-8"))["latest_checkpoint_result"]
-                if latest and latest["metrics"]["epoch"] >= epoch:
-                    return
-            except (OSError, ValueError, KeyError, TypeError):
-                pass
-            time.sleep(0.2)
-
-
-def _claim_order(folder: Path, trial_name: str) -> int:
-    """The 1-based order in which this trial first started (claimed once with O_EXCL, then looked up)."""
-    mine = folder / f"{trial_name}.order"
-    if mine.exists():
-        return int(mine.read_text(encoding="utf-8"))
-    order = 1
-    while True:
+def _wait_until_registered(run_dir: Path | None, epoch: int, timeout: float = 60.0) -> None:
+    """Until Ray Train has registered epoch ``epoch``'s checkpoint: ``report`` returns before the
+    controller has taken the report in, and a worker dying in between loses that report."""
+    if run_dir is None:
+        return
+    snapshot = run_dir / SNAPSHOT_FILE
+    deadline = time.time() + timeout
+    while time.time() < deadline:
         try:
-            os.close(os.open(folder / f"slot_{order}", os.O_CREAT | os.O_EXCL))
-            break
-        except FileExistsError:
-            order += 1
-    mine.write_text(str(order), encoding="utf-8")
-    return order
+            latest = json.loads(snapshot.read_text(encoding="utf-8"))["latest_checkpoint_result"]
+            if latest and latest["metrics"]["epoch"] >= epoch:
+                return
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        time.sleep(0.2)

@@ -127,3 +127,13 @@ def _coerce(key: str, value: Any, default: Any) -> Any:
     except (TypeError, ValueError):
         raise ValueError(f"config key {key!r} expects {type(default).__name__}, got {value!r}") from None
     return str(value)
+
+
+# The fields that decide which utterances a run reads and how they are split (load_corpus): trials that
+# agree on these share one loaded corpus, and the search driver checks the data with these alone.
+DATA_FIELDS = ("unit", "vocab_path", "val_fraction", "split_by", "min_seconds", "max_seconds", "seed")
+
+
+def data_config(values: dict[str, Any]) -> TrainConfig:
+    """TrainConfig's defaults with only the :data:`DATA_FIELDS` of ``values`` (validated as usual)."""
+    return TrainConfig.from_dict({key: value for key, value in values.items() if key in DATA_FIELDS})

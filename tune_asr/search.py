@@ -21,6 +21,7 @@ import sys
 import time
 import uuid
 from dataclasses import asdict
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -28,18 +29,19 @@ from tune_asr.search_space import SearchSpace, SpaceError, load_space
 from tune_asr.settings import SETTINGS_FILE, SearchSettings, latest_search
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SPACE = REPO_ROOT / "search_spaces" / "default.yaml"
+DEFAULT_SPACE = Path(str(files("search_spaces").joinpath("default.yaml")))  # package data: any install finds it
 DEMO_UTTERANCES = 240
 # Flags whose values the saved search fixes; --resume rejects them.
 SEARCH_FLAGS = ("data", "space", "trials", "max_epochs", "gpus_per_trial", "workers_per_trial", "cpus_per_worker",
-                "seed", "mlflow_uri", "grace_period", "reduction_factor", "searcher", "scheduler", "strict", "time_budget_s")
+                "seed", "mlflow_uri", "grace_period", "reduction_factor", "searcher", "scheduler", "strict", "time_budget_s",
+                "trial_runner", "tpe_startup_trials")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tune_asr.search", description=__doc__.split("\n\n")[0])
     add = parser.add_argument
     add("--data", type=Path, help="NSML dataset root (default: the demo corpus, built once under STORAGE/demo_data)")
-    add("--space", type=Path, help=f"search-space YAML (default: {DEFAULT_SPACE.relative_to(REPO_ROOT)})")
+    add("--space", type=Path, help="search-space YAML (default: search_spaces/default.yaml)")
     add("--trials", type=int, help="number of trials (default: 8)")
     add("--max-epochs", type=int, help="epochs of a trial that ASHA never stops (default: the space's epochs)")
     add("--gpus-per-trial", type=float, help="0: CPU trials; 0.25: four trials share a GPU; 2: two DDP workers, one GPU each (default: 0)")
@@ -54,6 +56,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--grace-period", type=int, help="epochs before ASHA may stop a trial (default: 1)")
     add("--reduction-factor", type=float, help="ASHA keeps 1/this of the trials at each rung (default: 2)")
     add("--searcher", choices=["tpe", "random"], help="Optuna sampler: seeded TPE (default) or random search")
+    add("--tpe-startup-trials", type=int, help="random draws before TPE models the results (default: 10)")
     add("--scheduler", choices=["asha", "fifo"], help="asha: stop bad trials early (default); fifo: run every trial to the end")
     add("--time-budget-s", type=float,
         help="stop the search after this many seconds of tuning, running trials included (default: none; "
@@ -61,48 +64,53 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--shared-storage", action="store_true",
         help="STORAGE is mounted at the same path on every node of the cluster (NFS and the like); "
              "needed with several nodes unless STORAGE is on a network file system")
+    add("--trial-runner", choices=["auto", "train"],
+        help="auto: one-worker trials train in reused Tune actors, several-worker trials as Ray Train DDP runs "
+             "(default); train: every trial a Ray Train run (for side-by-side comparisons)")
     add("--strict", action="store_true", default=None,
         help="stop with the list of bad input files instead of skipping them (checked before Ray starts)")
     return parser.parse_args(argv)
 
 
-def new_settings(args: argparse.Namespace) -> SearchSettings:
-    """Check flags and the space file (before Ray starts) and resolve every default."""
-    from trainables import TrialResources
+def new_settings(args: argparse.Namespace, space: SearchSpace) -> SearchSettings:
+    """Check flags (before Ray starts) and resolve every default; ``space`` is the loaded ``--space``."""
+    from trainables.resources import TrialResources
     from tune_asr.tracking import resolve_tracking_uri
 
     storage = args.storage.resolve()
     name = args.name or time.strftime("search-%Y%m%d-%H%M%S")
     if (storage / name / SETTINGS_FILE).exists():
         raise ValueError(f"{storage / name} already holds a search: pass --resume, or another --name")
-    space = load_space(args.space or DEFAULT_SPACE)
     max_epochs = _or(args.max_epochs, space.fixed_value("epochs"))
     grace_period = _or(args.grace_period, 1)
+    trials, reduction_factor = _or(args.trials, 8), _or(args.reduction_factor, 2.0)
+    checks = {
+        "--trials": (trials >= 1, f"must be at least 1, got {trials}"),
+        "--max-epochs": (max_epochs >= 1, f"must be at least 1, got {max_epochs}"),
+        "--grace-period": (1 <= grace_period <= max_epochs, f"must be from 1 to the max epochs ({max_epochs}), got {grace_period}"),
+        "--reduction-factor": (reduction_factor > 1, f"must be above 1, got {reduction_factor:g}"),
+        "--tpe-startup-trials": (args.tpe_startup_trials is None or args.tpe_startup_trials >= 1,
+                                 f"must be at least 1, got {args.tpe_startup_trials}"),
+        "--time-budget-s": (args.time_budget_s is None or args.time_budget_s > 0, f"must be above 0, got {args.time_budget_s}"),
+    }
+    bad = [f"{flag} {why}" for flag, (ok, why) in checks.items() if not ok]
+    if bad:
+        raise ValueError("; ".join(bad))
     if args.data is not None and not (args.data / "train" / "train_label").is_file():
         raise ValueError(f"--data {args.data}: no train/train_label there (expected the NSML layout)")
     resources = TrialResources(_or(args.gpus_per_trial, 0.0), _or(args.workers_per_trial, 1), args.cpus_per_worker)
-    settings = SearchSettings(
+    return SearchSettings(
         name=name, storage=str(storage),
         data=str((args.data or storage / "demo_data").resolve()), space=str(Path(space.source).resolve()),
-        trials=_or(args.trials, 8), max_epochs=max_epochs,
+        trials=trials, max_epochs=max_epochs,
         gpus_per_trial=resources.gpus_per_trial, workers_per_trial=resources.workers_per_trial,
         cpus_per_worker=args.cpus_per_worker, seed=_or(args.seed, 0),
-        grace_period=grace_period, reduction_factor=_or(args.reduction_factor, 2.0),
+        grace_period=grace_period, reduction_factor=reduction_factor,
         mlflow_uri=resolve_tracking_uri(args.mlflow_uri, storage), search_id=uuid.uuid4().hex,
         searcher=_or(args.searcher, "tpe"), scheduler=_or(args.scheduler, "asha"), strict=bool(args.strict),
-        time_budget_s=args.time_budget_s,
+        time_budget_s=args.time_budget_s, trial_runner=_or(args.trial_runner, "auto"),
+        tpe_startup_trials=_or(args.tpe_startup_trials, 10),
     )
-    checks = {
-        "--trials": settings.trials >= 1,
-        "--max-epochs": max_epochs >= 1,
-        "--grace-period": 1 <= grace_period <= max_epochs,
-        "--reduction-factor": settings.reduction_factor > 1,
-        "--time-budget-s": settings.time_budget_s is None or settings.time_budget_s > 0,
-    }
-    bad = [flag for flag, ok in checks.items() if not ok]
-    if bad:
-        raise ValueError(f"invalid value for {', '.join(bad)} (max epochs {max_epochs}, grace period {grace_period})")
-    return settings
 
 
 def _or(value: Any, default: Any) -> Any:
@@ -111,17 +119,40 @@ def _or(value: Any, default: Any) -> Any:
 
 
 def saved_settings(args: argparse.Namespace) -> SearchSettings:
-    """The settings of the search to resume: ``--name``, else the latest search under ``--storage``."""
-    given = [f"--{flag.replace('_', '-')}" for flag in SEARCH_FLAGS if getattr(args, flag) is not None]
-    if given:
-        raise ValueError(f"--resume takes the saved search's settings; drop {', '.join(given)}")
+    """The settings of the search to resume: ``--name``, else the latest search under ``--storage``.
+
+    Flags given again must equal the saved values (re-running the first command with ``--resume``
+    added works); a differing flag is refused, naming the saved value.
+    """
     storage = args.storage.resolve()
     experiment_dir = storage / args.name if args.name else latest_search(storage)
     if experiment_dir is None:
         raise ValueError(f"--resume: no search found under {storage}")
     if not (experiment_dir / SETTINGS_FILE).is_file():
         raise ValueError(f"--resume: {experiment_dir} holds no search ({SETTINGS_FILE} missing)")
-    return SearchSettings.load(experiment_dir)
+    if not any(experiment_dir.glob("experiment_state-*.json")):
+        raise ValueError(f"--resume: {experiment_dir} holds a search that never started (no Ray Tune state); "
+                         f"remove that folder and start the search again")
+    settings = SearchSettings.load(experiment_dir)
+    differing = [f"--{flag.replace('_', '-')} (saved: {getattr(settings, flag)})" for flag in SEARCH_FLAGS
+                 if getattr(args, flag) is not None and not _same_as_saved(flag, getattr(args, flag), settings)]
+    if differing:
+        raise ValueError(f"--resume continues the saved search; these flags differ from it: {', '.join(differing)}")
+    return settings
+
+
+def _same_as_saved(flag: str, given: Any, settings: SearchSettings) -> bool:
+    """A flag given again with ``--resume`` equals its saved value (paths resolved, numbers as numbers)."""
+    from tune_asr.tracking import resolve_tracking_uri
+
+    saved = getattr(settings, flag)
+    if flag == "mlflow_uri":
+        return resolve_tracking_uri(given, Path(settings.storage)) == saved
+    if isinstance(given, Path):
+        return str(given.resolve()) == saved
+    if isinstance(given, (bool, str)) or saved is None:
+        return given == saved
+    return float(given) == float(saved)
 
 
 def ensure_demo_data(settings: SearchSettings) -> None:
@@ -139,50 +170,52 @@ def ensure_demo_data(settings: SearchSettings) -> None:
     partial.rename(target)
 
 
-def check_data(settings: SearchSettings) -> None:
+def check_data(settings: SearchSettings, space: SearchSpace) -> None:
     """Validate the data once, on the driver, before Ray starts: print the report of skipped files
     (name and reason each); with ``--strict`` any bad file raises ``DataError`` with that list.
 
-    The checks use the space's fixed values (``min_seconds``, ``max_seconds``, ``vocab_path``, ``unit``);
-    trials whose searched values differ validate again with their own, quietly.
+    The checks use the space's fixed values of the fields that decide the data
+    (:data:`tune_asr.config.DATA_FIELDS`); trials whose searched values differ validate again with
+    their own, quietly.
     """
-    from tune_asr.config import TrainConfig
+    from tune_asr.config import data_config
     from tune_asr.data.corpus import check_corpus
-    from tune_asr.search_space import Fixed
 
-    fixed = {key: param.value for key, param in load_space(settings.space).params.items() if isinstance(param, Fixed)}
     try:
-        config = TrainConfig.from_dict(fixed)
-    except ValueError:
-        config = TrainConfig()
+        config = data_config(space.fixed_values())
+    except ValueError as error:
+        raise ValueError(f"{space.source}: {error}") from None
     report = check_corpus(settings.data, config, strict=settings.strict)  # file sizes only: no audio decoded
     if report.problems:
         print(f"Data check: {report.summary()}", flush=True)
 
 
-def build_tuner(settings: SearchSettings):
-    """The saved Tuner (trials, searcher, callbacks) if the experiment folder holds one, else a fresh one."""
+def build_tuner(settings: SearchSettings, space: SearchSpace, concurrency: int):
+    """The saved Tuner (trials, searcher, callbacks) if the experiment folder holds one, else a fresh one
+    running at most ``concurrency`` trials at once."""
     import optuna
     import ray
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
     from ray.tune.search.optuna import OptunaSearch
 
-    from trainables import METRIC, MODE, NoRetryOnDivergence, make_trainable
+    from trainables.divergence import NoRetryOnDivergence
+    from trainables.trial import MODE, make_trainable
+    from tune_asr.metrics import METRIC
     from tune_asr.tracking import MLflowTracker
 
-    resources = settings.resources
-    trainable = make_trainable(settings.data, resources, settings.experiment_dir / "train_runs", settings.strict)
+    trainable = make_trainable(settings.data, settings.resources, settings.experiment_dir / "train_runs", settings.strict,
+                               settings.trial_runner)
     if tune.Tuner.can_restore(str(settings.experiment_dir)):
         return tune.Tuner.restore(str(settings.experiment_dir), trainable, resume_unfinished=True)
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    space = load_space(settings.space).with_fixed(epochs=settings.max_epochs)
+    space = space.with_fixed(epochs=settings.max_epochs)
     searched = _searched_keys(space)
-    concurrency = min(settings.trials, resources.max_concurrent(ray.cluster_resources()))
     tracker = MLflowTracker(settings.mlflow_uri, settings.name, settings.search_id,
                             {k: v for k, v in asdict(settings).items() if k != "search_id"}, settings.space)
-    samplers = {"tpe": optuna.samplers.TPESampler, "random": optuna.samplers.RandomSampler}
+    samplers = {"tpe": lambda seed: optuna.samplers.TPESampler(seed=seed, n_startup_trials=settings.tpe_startup_trials),
+                "random": lambda seed: optuna.samplers.RandomSampler(seed=seed)}
     # stop_last_trials=False: a trial that reaches max_t ends on its own, so its Train run
     # shuts down cleanly and frees its placement group at once.
     scheduler = FIFOScheduler() if settings.scheduler == "fifo" else ASHAScheduler(
@@ -191,18 +224,20 @@ def build_tuner(settings: SearchSettings):
     return tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(
-            search_alg=OptunaSearch(space=space, metric=METRIC, mode=MODE, sampler=samplers[settings.searcher](seed=settings.seed)),
+            search_alg=OptunaSearch(space=space, metric=METRIC, mode=MODE, sampler=samplers[settings.searcher](settings.seed)),
             scheduler=scheduler,
             num_samples=settings.trials,
             max_concurrent_trials=concurrency,
             trial_dirname_creator=trial_dirname,
             time_budget_s=settings.time_budget_s,
+            reuse_actors=True,  # one-worker trials: one process serves trial after trial (trainables.trial)
         ),
         run_config=tune.RunConfig(
             name=settings.name,
             storage_path=settings.storage,
             callbacks=[tracker, NoRetryOnDivergence()],
-            failure_config=tune.FailureConfig(max_failures=1),  # the retry resumes from the Train checkpoint
+            failure_config=tune.FailureConfig(max_failures=1),  # the retry resumes from the trial's last checkpoint
+            checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=1, num_to_keep=1),  # a pointer per epoch
             progress_reporter=tune.CLIReporter(
                 metric_columns=["epoch", METRIC, "val_loss"], parameter_columns=searched,
                 max_column_length=10, max_report_frequency=15, metric=METRIC, mode=MODE,
@@ -307,47 +342,56 @@ def check_storage(storage: Path, nodes: int, shared: bool) -> None:
         "(e.g. NFS) and pass --shared-storage; see docs/cluster.md")
 
 
-def run(settings: SearchSettings, address: str | None, shared_storage: bool = False) -> bool:
-    """Start or join Ray, run the search, print its summary; returns whether it completed."""
+def run(settings: SearchSettings, space: SearchSpace, address: str | None, resume: bool, shared_storage: bool = False) -> bool:
+    """Start or join Ray, check that a trial fits the cluster, save a new search's settings, run the
+    search and print its summary; returns whether it completed."""
     import ray
 
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the compact CLIReporter table, not per-result logs
+    # Each epoch's checkpoint (a pointer) forces a state snapshot on purpose: a killed driver resumes exactly.
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     started_here = not ray.is_initialized()
     if started_here:
         init_ray(address)
     try:
         check_storage(Path(settings.storage), sum(1 for node in ray.nodes() if node["Alive"]), shared_storage)
-        if ray.cluster_resources().get("GPU") and not settings.gpus_per_trial:
+        cluster = ray.cluster_resources()
+        resources = settings.resources.for_config(space.fixed_values())
+        try:
+            concurrency = min(settings.trials, resources.max_concurrent(cluster, settings.trial_runner))
+        except ValueError as error:
+            raise ClusterError(f"{error}; ask for less (--gpus-per-trial, --workers-per-trial, --cpus-per-worker)") from None
+        if cluster.get("GPU") and not resources.use_gpu:
             print("Note: the cluster has GPUs, but trials run on CPU; pass --gpus-per-trial to use them.")
+        if not resume:
+            settings.save()
         start = time.time()
-        results = build_tuner(settings).fit()
+        results = build_tuner(settings, space, concurrency).fit()
         return print_summary(results, settings, time.time() - start)
     finally:
         if started_here:
             ray.shutdown()
 
 
+class ClusterError(ValueError):
+    """One trial needs more than the Ray cluster has."""
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns 0 when the search completed, 1 when interrupted, 2 on bad input."""
     args = parse_args(argv)
     try:
-        settings = saved_settings(args) if args.resume else new_settings(args)
+        settings = saved_settings(args) if args.resume else None
+        space = load_space(settings.space if settings else args.space or DEFAULT_SPACE)  # once: every step reads this
+        settings = settings or new_settings(args, space)
+        ensure_demo_data(settings)
+        check_data(settings, space)  # DataError: --strict and bad files, or nothing usable left
     except (SpaceError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    ensure_demo_data(settings)
     try:
-        check_data(settings)
-    except ValueError as error:  # DataError: --strict and bad files, or nothing usable left
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    if not args.resume:
-        settings.save()
-    try:
-        return 0 if run(settings, args.address, args.shared_storage) else 1
-    except StorageError as error:
-        if not args.resume:  # nothing ran: the same command with --shared-storage may start afresh
-            (settings.experiment_dir / SETTINGS_FILE).unlink(missing_ok=True)
+        return 0 if run(settings, space, args.address, args.resume, args.shared_storage) else 1
+    except (StorageError, ClusterError) as error:  # found before anything was saved or run
         print(f"error: {error}", file=sys.stderr)
         return 2
 

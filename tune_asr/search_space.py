@@ -30,6 +30,7 @@ from typing import Any, Literal, Protocol, Union
 
 import yaml
 
+from trainables.resources import RESOURCE_KEYS, TrialResources, split_config
 from tune_asr.config import TrainConfig
 
 DISTRIBUTIONS = ("choice", "int", "uniform", "loguniform")
@@ -118,6 +119,10 @@ class SearchSpace:
             raise SpaceError(f"{self.source}: {key}: must be a fixed value here, not a distribution")
         return param.value
 
+    def fixed_values(self) -> dict[str, Any]:
+        """The top-level keys that every trial shares, with their values."""
+        return {key: param.value for key, param in self.params.items() if isinstance(param, Fixed)}
+
     def with_fixed(self, **values: Any) -> "SearchSpace":
         """A copy with these keys fixed (e.g. ``epochs`` from ``--max-epochs``)."""
         return replace(self, params={**self.params, **{k: Fixed(v) for k, v in values.items()}})
@@ -171,7 +176,8 @@ _LineLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789")
 )
 
-_FIELD_TYPES: dict[str, Any] = typing.get_type_hints(TrainConfig)
+# TrainConfig's fields, and the per-trial resource keys (a space may choose a trial's GPUs, for example).
+_FIELD_TYPES: dict[str, Any] = {**typing.get_type_hints(TrainConfig), **RESOURCE_KEYS}
 
 
 class _Parser:
@@ -193,7 +199,7 @@ class _Parser:
             if key not in _FIELD_TYPES:
                 close = difflib.get_close_matches(str(key), _FIELD_TYPES, n=1)
                 hint = f"; did you mean {close[0]}?" if close else f"; known keys: {', '.join(_FIELD_TYPES)}"
-                self.fail(line, str(key), f"unknown key (not a TrainConfig field){hint}")
+                self.fail(line, str(key), f"unknown key (not a TrainConfig field nor a resource key){hint}")
             params[key] = self.param(key, raw, line)
             self.remember(key, params[key], line, under)
         return params
@@ -342,8 +348,10 @@ def _check_samples(space: SearchSpace) -> None:
     rng = random.Random(0)
     for _ in range(CHECK_SAMPLES):
         values = space(_CornerTrial(rng))
+        train, resources = split_config(values)
         try:
-            TrainConfig.from_dict(values)
+            TrainConfig.from_dict(train)
+            TrialResources().for_config(resources)
         except ValueError as error:
             raise SpaceError(f"{space.source}: the space can produce an invalid config: {error}; e.g. {values}") from None
 

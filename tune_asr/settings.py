@@ -8,10 +8,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from trainables import TrialResources
+from trainables.resources import TrialResources
 
 SETTINGS_FILE = "search.json"
 
@@ -38,12 +36,12 @@ class SearchSettings:
     scheduler: str = "asha"  # "fifo": no early stopping
     strict: bool = False  # any bad input file stops the search (and every trial) instead of being skipped
     time_budget_s: float | None = None  # the tuning loop stops (running trials included) after this long
+    tpe_startup_trials: int = 10  # TPE's random draws before it models the results (Optuna's default)
+    trial_runner: str = "auto"  # "train": every trial a Ray Train run (the side-by-side baseline of reused actors)
 
     @property
     def resources(self) -> TrialResources:
-        """One trial's :class:`trainables.TrialResources` (imported here: ``--help`` needs no Ray)."""
-        from trainables import TrialResources
-
+        """One trial's resources (before any per-trial keys of the space)."""
         return TrialResources(self.gpus_per_trial, self.workers_per_trial, self.cpus_per_worker)
 
     @property

@@ -1,0 +1,145 @@
+"""Reused trial processes against one Ray Train run per trial (issue 12): start-up, packing, memory.
+
+Reads finished search folders (and optionally an ``nvidia-smi`` CSV: ``index, timestamp,
+utilization.gpu``, one GPU per search) and prints, per search: trials, per-trial start-up (from the
+trial's start to its first training step, as each trial reports it) for the first wave (fresh
+processes) and for reused processes separately, trials per hour over the span from the first
+trial's start to the last report, the GPU's mean utilisation and idle share over that span, and
+the memory of reused processes (RSS and CUDA after a process's 2nd trial and after its last).
+
+Usage: python benchmarks/reused_trials/run.py SEARCH_DIR [...] [--utilisation CSV --gpus I [...]] [--plot PNG]
+       python benchmarks/reused_trials/run.py --smoke   (CI: a 4-trial CPU search of each runner, then the table)
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import statistics
+import subprocess
+import sys
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+from tune_asr.results import load_experiment
+
+
+def trial_rows(search: Path) -> list[dict]:
+    """First and last report of every trial that reported, in start order."""
+    found = []
+    for trial in load_experiment(search).trials:
+        if len(trial.history):
+            first, last = trial.history.iloc[0], trial.history.iloc[-1]
+            # From the trial's start to its first training step, alike for both runners: the first
+            # report's time less the epoch it reports (training and validation).
+            start = float(first["trial_started"])
+            found.append({
+                "start": start, "end": float(last["reported_at"]),
+                "startup": float(first["reported_at"]) - float(first["seconds"]) - start,
+                "reused": bool(first.get("reused_process", 0)), "pid": int(first.get("pid", -1)),
+                "rss_mb": float(last.get("rss_mb", math.nan)), "cuda_mb": float(last.get("cuda_mb", math.nan)),
+            })
+    return sorted(found, key=lambda r: r["start"])
+
+
+def samples(path: Path, gpu: str, start: float, end: float) -> list[tuple[float, float]]:
+    """(unix time, utilisation %) of ``gpu`` between ``start`` and ``end``."""
+    found = []
+    with open(path, encoding="utf-8") as handle:
+        for index, stamp, percent in csv.reader(handle, skipinitialspace=True):
+            when = datetime.strptime(stamp, "%Y/%m/%d %H:%M:%S.%f").timestamp()
+            if index == gpu and start <= when <= end:
+                found.append((when, float(percent.split()[0])))
+    return found
+
+
+def memory_growth(rows: list[dict]) -> str:
+    """Per process: memory after its 2nd trial against after its last (reused processes must not grow)."""
+    by_pid: dict[int, list[dict]] = {}
+    for row in rows:
+        by_pid.setdefault(row["pid"], []).append(row)
+    served = max((len(r) for r in by_pid.values()), default=0)
+    longest = max(by_pid.values(), key=len) if by_pid else []
+    if served < 3:
+        return f"{served} trials/process"
+    second, last = longest[1], longest[-1]
+    cuda = f", CUDA {second['cuda_mb']:.0f}->{last['cuda_mb']:.0f} MB" if math.isfinite(second["cuda_mb"]) else ""
+    return f"{served} trials: RSS {second['rss_mb']:.0f}->{last['rss_mb']:.0f} MB{cuda}"
+
+
+def plot(series: dict[str, list[tuple[float, float]]], path: Path) -> None:
+    """GPU utilisation over time, one panel per search, each from its first sample."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(len(series), 1, figsize=(8, 1.8 * len(series) + 0.6), sharex=True, squeeze=False)
+    for axis, (name, points) in zip(axes[:, 0], series.items()):
+        start = points[0][0] if points else 0.0
+        axis.fill_between([t - start for t, _ in points], [u for _, u in points], step="post", alpha=0.6)
+        axis.set(ylabel="GPU %", ylim=(0, 105), title=name)
+    axes[-1, 0].set_xlabel("seconds since the search's first trial started")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    print(f"Wrote {path}")
+
+
+def table(searches: list[Path], utilisation: Path | None, gpus: list[str] | None, plot_path: Path | None) -> None:
+    print("| search | trials | start-up s, first wave (median) | start-up s, reused (median, max) | trials/hour | "
+          "GPU busy % | GPU idle share | memory of a reused process |")
+    print("|---|---|---|---|---|---|---|---|")
+    series = {}
+    for i, search in enumerate(searches):
+        rows = trial_rows(search)
+        start, end = min(r["start"] for r in rows), max(r["end"] for r in rows)
+        first = [r["startup"] for r in rows if not r["reused"]]
+        reused = [r["startup"] for r in rows if r["reused"]]
+        busy = idle = math.nan
+        if utilisation and gpus:
+            series[search.name] = samples(utilisation, gpus[i], start, end)
+            values = [u for _, u in series[search.name]]
+            busy, idle = statistics.fmean(values), sum(v == 0 for v in values) / len(values)
+        shown_reused = f"{statistics.median(reused):.2f} ({max(reused):.2f})" if reused else "-"
+        print(f"| {search.name} | {len(rows)} | {statistics.median(first):.1f} | {shown_reused} | "
+              f"{len(rows) * 3600 / (end - start):.0f} | {busy:.0f} | {idle:.0%} | {memory_growth(rows)} |")
+    if plot_path and series:
+        plot(series, plot_path)
+
+
+def smoke() -> None:
+    """Both runners on a tiny CPU search, then the table: keeps this script from rotting (CI)."""
+    from tune_asr.data.demo import make_demo
+
+    root = Path(tempfile.mkdtemp(prefix="reused_smoke_"))
+    make_demo(root / "data", 16, seed=0, test_utterances=0, progress=False)
+    space = root / "space.yaml"
+    space.write_text("unit: grapheme\nn_mels: 40\nconv_channels: 4\nrnn_layers: 1\nrnn_hidden: 16\nbatch_size: 8\n"
+                     "epochs: 1\nlr: {loguniform: {low: 1.0e-3, high: 1.0e-2}}\n", encoding="utf-8")
+    searches = []
+    for runner in ("auto", "train"):
+        subprocess.run([sys.executable, "-m", "tune_asr.search", "--data", str(root / "data"), "--space", str(space),
+                        "--trials", "3", "--scheduler", "fifo", "--trial-runner", runner, "--storage", str(root),
+                        "--name", runner], check=True, stdout=subprocess.DEVNULL)
+        searches.append(root / runner)
+    table(searches, None, None, None)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("searches", nargs="*", type=Path)
+    parser.add_argument("--utilisation", type=Path, help="nvidia-smi CSV: index, timestamp, utilization.gpu")
+    parser.add_argument("--gpus", nargs="+", help="the GPU index of each search, in order")
+    parser.add_argument("--plot", type=Path, help="PNG of GPU utilisation over time, one panel per search")
+    parser.add_argument("--smoke", action="store_true", help="run two tiny CPU searches and report them")
+    args = parser.parse_args()
+    if args.smoke:
+        smoke()
+    else:
+        table(args.searches, args.utilisation, args.gpus, args.plot)
+
+
+if __name__ == "__main__":
+    main()
