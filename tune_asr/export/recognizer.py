@@ -17,9 +17,8 @@ import numpy as np
 import torch
 
 from tune_asr.config import TrainConfig
-from tune_asr.data.audio import SAMPLE_RATE
+from tune_asr.data.audio import SAMPLE_RATE, read_audio_folder
 from tune_asr.data.batching import length_batches, pad_audio
-from tune_asr.data.corpus import read_audio_folder
 from tune_asr.data.vocab import Vocabulary
 from tune_asr.decoding import greedy_decode
 from tune_asr.features import LogMelFeatures
