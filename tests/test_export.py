@@ -94,7 +94,7 @@ def _project_transcripts(checkpoint: Path, data: Path) -> tuple[list[str], list[
     model = DeepSpeech2(config, len(vocab))
     model.load_state_dict(state["model"])
     model.eval()
-    features = LogMelFeatures(config.n_mels, config.win_ms, config.hop_ms)
+    features = LogMelFeatures.from_config(config)
     rows, _ = read_labels(data / "test" / "test_label")
     hypotheses = []
     with torch.no_grad():

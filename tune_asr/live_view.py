@@ -31,7 +31,7 @@ from ray.tune.experiment import Trial
 
 from tune_asr.best_checkpoint import best_trial
 from tune_asr.metrics import METRIC
-from tune_asr.search_space import Choice, Fixed, IntRange, Param, SearchSpace
+from tune_asr.search_space import Categorical, Fixed, IntRange, Param, SearchSpace
 from tune_asr.short_names import abbreviations
 from tune_asr.settings import SearchSettings
 from tune_asr.trial_status import ENDED, UNFINISHED, trial_status
@@ -90,7 +90,7 @@ def searched_params(space: SearchSpace) -> dict[str, Param]:
         for key, param in params.items():
             if not isinstance(param, Fixed):
                 found.setdefault(key, param)
-            if isinstance(param, Choice):
+            if isinstance(param, Categorical):
                 for branch in param.branches.values():
                     walk(dict(branch))
 
@@ -107,7 +107,7 @@ class LiveView(ProgressReporter):
         self.short = abbreviations(params)  # key -> column name
         self.value_short = {  # key -> {option -> short option}, for choices with long string options
             key: abbreviations(o for o in param.options if isinstance(o, str)) for key, param in params.items()
-            if isinstance(param, Choice) and any(isinstance(o, str) and len(o) > LONG_VALUE for o in param.options)
+            if isinstance(param, Categorical) and any(isinstance(o, str) and len(o) > LONG_VALUE for o in param.options)
         }
         self.keys = list(params)
         self.value_widths = {key: self._value_width(key, param) for key, param in params.items()}
@@ -246,7 +246,7 @@ class LiveView(ProgressReporter):
 
     def _value_width(self, key: str, param: Param) -> int:
         """The widest value ``param`` can show: its options, its integer bounds, or 6 for any float."""
-        if isinstance(param, Choice):
+        if isinstance(param, Categorical):
             return max(len(self._value(key, option)) for option in param.options)
         if isinstance(param, IntRange):
             return max(len(str(param.low)), len(str(param.high)))

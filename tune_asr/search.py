@@ -175,13 +175,15 @@ def ensure_demo_data(settings: SearchSettings) -> None:
 
 def check_data(settings: SearchSettings, space: SearchSpace) -> None:
     """Validate the data once, on the driver, before Ray starts: print the report of skipped files
-    (name and reason each); with ``--strict`` any bad file raises ``DataError`` with that list.
+    (name and reason each); with ``--strict`` any bad file raises ``DataError`` with that list. Then
+    build (or find) the corpus cache, so that trials only map it.
 
     The checks use the space's fixed values of the fields that decide the data
     (:data:`tune_asr.config.DATA_FIELDS`); trials whose searched values differ validate again with
     their own, quietly.
     """
     from tune_asr.config import data_config
+    from tune_asr.data.cache import ensure_cache
     from tune_asr.data.corpus import check_corpus
 
     try:
@@ -191,6 +193,8 @@ def check_data(settings: SearchSettings, space: SearchSpace) -> None:
     report = check_corpus(settings.data, config, strict=settings.strict)  # file sizes only: no audio decoded
     if report.problems:
         print(f"Data check: {report.summary()}", flush=True)
+    # Decode once into the on-disk cache that every trial process maps (tune_asr.data.cache).
+    print(ensure_cache(settings.data, config, progress=True).summary(), flush=True)
 
 
 def build_tuner(settings: SearchSettings, space: SearchSpace, concurrency: int | None, cluster: dict[str, float]):
@@ -205,6 +209,7 @@ def build_tuner(settings: SearchSettings, space: SearchSpace, concurrency: int |
 
     from trainables.divergence import NoRetryOnDivergence
     from trainables.trial import MODE, make_trainable
+    from tune_asr.live_view import LiveView
     from tune_asr.metrics import METRIC
     from tune_asr.tracking import MLflowTracker
 
@@ -215,7 +220,6 @@ def build_tuner(settings: SearchSettings, space: SearchSpace, concurrency: int |
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = space.with_fixed(epochs=settings.max_epochs)
-    searched = _searched_keys(space)
     tracker = MLflowTracker(settings.mlflow_uri, settings.name, settings.search_id,
                             {k: v for k, v in asdict(settings).items() if k != "search_id"}, settings.space)
     samplers = {"tpe": lambda seed: optuna.samplers.TPESampler(seed=seed, n_startup_trials=settings.tpe_startup_trials),
@@ -247,12 +251,7 @@ def build_tuner(settings: SearchSettings, space: SearchSpace, concurrency: int |
             callbacks=[tracker, NoRetryOnDivergence()],
             failure_config=tune.FailureConfig(max_failures=1),  # the retry resumes from the trial's last checkpoint
             checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=1, num_to_keep=1),  # a pointer per epoch
-            progress_reporter=tune.CLIReporter(
-                metric_columns=["epoch", METRIC, "val_loss"], parameter_columns=searched,
-                max_column_length=10, max_report_frequency=15, metric=METRIC, mode=MODE,
-                # Ray's sort fails on a trial that a time budget ended before its first result
-                sort_by_metric=settings.time_budget_s is None,
-            ),
+            progress_reporter=LiveView(settings, space),
             verbose=1,
         ),
     )
@@ -263,28 +262,21 @@ def trial_dirname(trial) -> str:
     return f"trial_{trial.trial_id}"
 
 
-def _searched_keys(space: SearchSpace) -> list[str]:
-    """Top-level keys that vary between trials: the live table's columns (every trial has them;
-    Ray's reporter fails on a conditional key that some trials lack)."""
-    from tune_asr.search_space import Fixed
-
-    return [key for key, param in space.params.items() if not isinstance(param, Fixed)]
-
-
 def print_summary(results, settings: SearchSettings, seconds: float) -> bool:
     """Print the leaderboard (``tune_asr.results``) and the best checkpoint; returns whether the search is complete."""
     from tune_asr.checkpoint import CHECKPOINT_FILE
-    from tune_asr.results import format_leaderboard, leaderboard, load_experiment
+    from tune_asr.results import format_leaderboard, leaderboard, load_experiment, write_leaderboard_csv
 
     experiment = load_experiment(settings.experiment_dir)
     table = leaderboard(experiment)
+    write_leaderboard_csv(experiment, table)
     print(f"\n{format_leaderboard(experiment, table)}\n\nSearch time: {seconds:.0f} s")
     if table["val_cer"].notna().any():
         best = table.iloc[0]
         print(f"Best: trial {best['trial']}, val_cer {best['val_cer']:.4f} at epoch {int(best['best_epoch'])}"
               f"\nBest checkpoint: {best['checkpoint']}/{CHECKPOINT_FILE}")
     print(f"MLflow: mlflow ui --backend-store-uri {settings.mlflow_uri}"
-          f"\nPlots and leaderboard.csv: python -m tune_asr.results {settings.experiment_dir}")
+          f"\nPlots: python -m tune_asr.results {settings.experiment_dir}")
     complete = results.num_terminated + results.num_errors >= settings.trials
     if not complete and settings.time_budget_s is not None and seconds >= settings.time_budget_s:
         print(f"\nThe time budget ({settings.time_budget_s:.0f} s) is spent: {len(table)} of {settings.trials} trials ran.")
@@ -356,7 +348,9 @@ def run(settings: SearchSettings, space: SearchSpace, address: str | None, resum
     search and print its summary; returns whether it completed."""
     import ray
 
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the compact CLIReporter table, not per-result logs
+    from tune_asr.live_view import quiet_ray_startup
+
+    quiet_ray_startup(local_cluster=not ray.is_initialized() and not (address or os.environ.get("RAY_ADDRESS")))
     # Each epoch's checkpoint (a pointer) forces a state snapshot on purpose: a killed driver resumes exactly.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     started_here = not ray.is_initialized()

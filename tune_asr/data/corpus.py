@@ -73,11 +73,6 @@ def _reason_kind(reason: str) -> str:
     return reason.split(":")[0].split("(")[0].strip()
 
 
-def _text_normalization(config: TrainConfig) -> str:
-    """The config's ``text_normalization`` (none, kspon_phonetic, kspon_spelling); 'none' until TrainConfig has the field."""
-    return getattr(config, "text_normalization", "none")
-
-
 def _keep(name: str, seconds: float, text: str, config: TrainConfig, report: ValidationReport) -> str | None:
     """The utterance's training text, or None (with the reason reported) when its length or transcript rules it out."""
     if seconds < config.min_seconds:
@@ -86,7 +81,7 @@ def _keep(name: str, seconds: float, text: str, config: TrainConfig, report: Val
     if seconds > config.max_seconds:
         report.add(name, f"too long: {seconds:.1f} s > max_seconds={config.max_seconds}")
         return None
-    mode = _text_normalization(config)
+    mode = config.text_normalization
     try:
         normalised = normalise_transcript(text, mode)
     except ValueError as error:

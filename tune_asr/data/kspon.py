@@ -21,14 +21,16 @@ letters included). Both drop the noise tags and the filler/repeat/unclear marks 
 from __future__ import annotations
 
 import re
+import typing
 import unicodedata
 from functools import cached_property
 from pathlib import Path
 
+from tune_asr.config import TextNormalization
 from tune_asr.data.labels import decode_label_bytes, normalise_text
 from tune_asr.data.listing import Entry, Layout, Listing, SourceFile, not_regular, scan_folder, stat_file
 
-NORMALISATIONS = ("none", "kspon_phonetic", "kspon_spelling")
+NORMALISATIONS = typing.get_args(TextNormalization)
 TRAINING_LISTS = ("train.trn", "dev.trn")
 TEST_LISTS = ("eval_clean.trn", "eval_other.trn")
 SCRIPTS = "KsponSpeech_scripts"

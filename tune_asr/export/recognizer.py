@@ -36,7 +36,7 @@ class Recognizer:
     def __init__(self, config: TrainConfig, vocab: Vocabulary, weights: dict[str, torch.Tensor], device: torch.device | None = None):
         self.device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.config, self.vocab = config, vocab
-        self.features = LogMelFeatures(config.n_mels, config.win_ms, config.hop_ms).to(self.device)
+        self.features = LogMelFeatures.from_config(config).to(self.device)
         self.model = DeepSpeech2(config, len(vocab))
         self.model.load_state_dict(weights)
         self.model.to(self.device).eval()
