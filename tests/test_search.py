@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -263,3 +265,48 @@ def test_a_reused_process_does_not_grow_over_twenty_trials(tmp_path: Path) -> No
     assert [t.last_result["reused_process"] for t in trials] == [0] + [1] * 19
     second, last = trials[1].last_result["rss_mb"], trials[-1].last_result["rss_mb"]
     assert last <= 1.1 * second, (second, last)
+
+
+def test_a_trial_the_cluster_cannot_hold_is_one_line_and_leaves_nothing_behind(
+    two_cpu_ray, demo: Path, space: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert main(["--data", str(demo), "--space", str(space), "--gpus-per-trial", "1", "--storage", str(tmp_path),
+                 "--name", "nogpu"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: one trial needs 1 CPU, 1 GPU but the Ray cluster has 2 CPU, 0 GPU; "
+                   "ask for less (--gpus-per-trial, --workers-per-trial, --cpus-per-worker)"]
+    assert not (tmp_path / "nogpu").exists()  # no stub search.json for --resume or the results to trip on
+
+
+def test_the_driver_checks_the_data_with_the_spaces_data_fields_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """n_mels 16 alone fails TrainConfig (freq_mask_width defaults to 18): the data check must still use
+    the space's unit and bounds, not fall back to defaults."""
+    from tune_asr.data import corpus
+    from tune_asr.search import check_data
+
+    checked = []
+
+    class Checked(Exception):
+        """Stops check_data once it has asked for the check (no data here to read)."""
+
+    def record(data: str, config, strict: bool) -> None:
+        checked.append(config)
+        raise Checked
+
+    monkeypatch.setattr(corpus, "check_corpus", record)
+    path = tmp_path / "space.yaml"
+    path.write_text("unit: grapheme\nmax_seconds: 12.0\nn_mels: 16\nfreq_mask_width: {int: {low: 2, high: 8}}\n", encoding="utf-8")
+    settings = new_settings(parse_args(["--storage", str(tmp_path), "--space", str(path)]), load_space(path))
+    with pytest.raises(Checked):
+        check_data(settings, load_space(path))
+    assert (checked[0].unit, checked[0].max_seconds) == ("grapheme", 12.0)
+
+
+def test_a_bad_space_answers_before_ray_torch_or_mlflow_is_imported(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("n_mels: 40\nrnn_hidden: {int: {low: 96, high: 32}}\n", encoding="utf-8")
+    code = ("import sys; from tune_asr.search import main; code = main(['--space', sys.argv[1], '--storage', sys.argv[2]]); "
+            "heavy = sorted(m for m in ('ray', 'torch', 'mlflow') if m in sys.modules); print(heavy); sys.exit(code)")
+    done = subprocess.run([sys.executable, "-c", code, str(bad), str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and f"{bad}:2: rnn_hidden: low > high" in done.stderr
+    assert done.stdout.strip() == "[]"
