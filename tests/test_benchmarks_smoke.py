@@ -22,6 +22,8 @@ SMOKE = {
     "ddp_scaling": (["--data", "{demo}", "--storage", "{scratch}"], "| 1 | "),
     "trial_startup": (["--storage", "{scratch}"], "| training function entered |"),
     "search_efficiency": ([], "Ratio TPE + ASHA / random"),
+    "corpus_cache": ([], "data part of start-up (load_corpus)"),
+    "reused_trials": ([], "| train | 3 |"),
 }
 
 

@@ -6,7 +6,8 @@ import pytest
 
 from tests.helpers import KOSPEECH_LABELS, SENTENCES, write_nsml
 from tune_asr.config import TrainConfig
-from tune_asr.data.corpus import DataError, load_corpus, read_audio_folder
+from tune_asr.data.audio import read_audio_folder
+from tune_asr.data.corpus import DataError, check_corpus, load_corpus
 
 CONFIG = TrainConfig(max_seconds=5.0)
 
@@ -72,3 +73,20 @@ def test_test_folder_reads_every_file_and_reports_unreadable(tmp_path: Path) -> 
     readable, problems = read_audio_folder(tmp_path)
     assert [name for name, _ in readable] == ["a", "b"]
     assert problems == [("c", "odd byte length (1 bytes): not 16-bit PCM")]
+
+
+def test_entries_that_are_not_regular_files_are_reported(nsml_dir: Path) -> None:
+    audio = nsml_dir / "train" / "train_data"
+    (audio / "idx_000001").unlink()
+    (audio / "idx_000001").mkdir()  # a labelled folder
+    (audio / "subfolder").mkdir()  # an unlabelled one
+    (audio / "dangling").symlink_to(audio / "nowhere")
+    (audio / "idx_000002").unlink()
+    (audio / "idx_000002").symlink_to(audio / "idx_000003")  # a link to a file is a file
+    corpus = load_corpus(nsml_dir, CONFIG)
+    found = reasons(corpus)
+    assert found["idx_000001"] == "not a regular file (a folder)"
+    assert found["subfolder"] == "not a regular file (a folder)"
+    assert found["dangling"] == "not a regular file (a dangling symbolic link)"
+    assert "idx_000002" not in found
+    assert sorted(check_corpus(nsml_dir, CONFIG).problems) == sorted(corpus.report.problems)

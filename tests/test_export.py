@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from tests.helpers import needs_espeak
+from tests.tune_runs import run_tuner
 from tune_asr import train as train_cli
 from tune_asr.checkpoint import CHECKPOINT_FILE, config_from_checkpoint, load_checkpoint, vocab_from_state
 from tune_asr.data.audio import read_pcm
@@ -68,7 +69,6 @@ def experiment(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     """A Ray Tune experiment folder laid out as ``tune_asr.search`` leaves one (a real search takes
     75-90 s on 2 cores): trial "steady" reaches 0.5; trial "pruned" reached 0.4 but that checkpoint
     is gone, so its best exportable epoch is its 0.6."""
-    import ray
     from ray import tune
 
     storage = tmp_path_factory.mktemp("results")
@@ -77,21 +77,8 @@ def experiment(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
         {"name": "steady", "val_cer": [0.9, 0.5], "deleted": []},
         {"name": "pruned", "val_cer": [0.4, 0.6], "deleted": [1]},
     ]
-    started = not ray.is_initialized()
-    if started:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        results = tune.Tuner(
-            _trial,
-            param_space={"plan": tune.grid_search([{**p, "root": str(root), "source": str(checkpoint)} for p in plans])},
-            tune_config=tune.TuneConfig(max_concurrent_trials=1),
-            run_config=tune.RunConfig(name="tiny", storage_path=str(storage), verbose=0),
-        ).fit()
-    finally:
-        if started:
-            ray.shutdown()
-    assert not results.errors
-    return storage / "tiny"
+    space = {"plan": tune.grid_search([{**p, "root": str(root), "source": str(checkpoint)} for p in plans])}
+    return run_tuner(_trial, space, storage, "tiny")
 
 
 def _trial_id(experiment: Path, name: str) -> str:
@@ -108,7 +95,7 @@ def _project_transcripts(checkpoint: Path, data: Path) -> tuple[list[str], list[
     model = DeepSpeech2(config, len(vocab))
     model.load_state_dict(state["model"])
     model.eval()
-    features = LogMelFeatures(config.n_mels, config.win_ms, config.hop_ms)
+    features = LogMelFeatures.from_config(config)
     rows, _ = read_labels(data / "test" / "test_label")
     hypotheses = []
     with torch.no_grad():
@@ -266,3 +253,11 @@ def test_export_names_a_checkpoint_it_cannot_use(tmp_path: Path, capsys: pytest.
     for path, why in ((garbage, "not readable as a checkpoint"), (foreign, "not a tune-asr checkpoint (no config, vocab)")):
         assert export_main(["--checkpoint", str(path), "--out", str(tmp_path / "out")]) == 2
         assert f"{path}: {why}" in capsys.readouterr().err
+
+
+def test_export_names_a_missing_or_foreign_search_folder_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    for folder, why in ((tmp_path / "nonexistent", "no such folder"), (tmp_path, "not a search's folder")):
+        assert export_main(["--experiment", str(folder), "--out", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: --experiment {folder}: {why}") and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()

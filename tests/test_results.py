@@ -20,12 +20,14 @@ from matplotlib.image import imread
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 
 from tests.helpers import TINY_SEARCH_EPOCHS, needs_espeak
-from tune_asr.results import Report, TrialRun, leaderboard, report
+from tune_asr.results import Experiment, Report, TrialRun, format_leaderboard, leaderboard, report, write_leaderboard_csv
 from tune_asr.results.__main__ import main as results_main
 from tune_asr.results.bootstrap import cer_interval
 from tune_asr.results.experiment import ASHA_STOPPED, FINISHED, load_experiment
-from tune_asr.results.importance import MIN_TRIALS, param_importances
+from tune_asr.results.importance import MIN_TRIALS, TRUSTED_TRIALS, Importance, param_importances, too_few_to_trust
 from tune_asr.results.mlflow_log import ARTIFACT_DIR, client_for, parent_run_id
+from tune_asr.results.plots import importance_bars
+from tune_asr.settings import SearchSettings
 
 
 @pytest.fixture(scope="module")
@@ -165,3 +167,53 @@ def test_bootstrap_interval_holds_the_cer_and_narrows_with_more_utterances() -> 
     assert math.isclose(many.cer, 0.2, abs_tol=0.02)
     assert cer_interval([("a", 0, 10), ("b", 0, 7)]) == cer_interval([("a", 0, 10), ("b", 0, 7)])
     assert cer_interval([("a", 0, 10), ("b", 0, 7)]).high == 0.0
+
+
+def _made_up_experiment(path: Path, trials: int = 3) -> Experiment:
+    """A search of the default space's parameters with made-up trials (no Ray, no checkpoints)."""
+    keys = ["batch_size", "rnn_type", "rnn_layers", "rnn_hidden", "dropout", "lr", "freq_mask_width", "freq_mask_count",
+            "time_mask_fraction", "time_mask_count", "schedule", "warmup_fraction", "hold_fraction"]
+    values = [16, "lstm", 2, 96, 0.2718, 0.00314, 12, 2, 0.0999, 4, "warmup_cosine", 0.1999, 0.4]
+    settings = SearchSettings(name="made-up", storage=str(path.parent), data="-", space="-", trials=trials, max_epochs=4,
+                              gpus_per_trial=0.0, workers_per_trial=1, cpus_per_worker=None, seed=0, grace_period=1,
+                              reduction_factor=2.0, mlflow_uri="-", search_id="-")
+    runs = []
+    for i in range(trials):
+        history = pd.DataFrame({"epoch": [1, 2], "val_cer": [0.9, 0.5 + i / 10], "time_this_iter_s": [60.0, 60.0],
+                                "timestamp": [i, i + 1]})
+        runs.append(TrialRun(f"t{i:07d}", FINISHED if i else ASHA_STOPPED, dict(zip(keys, values)), {}, history,
+                             error=None, best=history.iloc[1].to_dict()))
+    return Experiment(path, settings, runs)
+
+
+def test_printed_leaderboard_fits_the_width_and_the_csv_has_every_column(tmp_path: Path) -> None:
+    experiment = _made_up_experiment(tmp_path / "made-up")
+    table = leaderboard(experiment)
+    printed = format_leaderboard(experiment, table, width=100)
+    assert max(map(len, printed.splitlines())) <= 100
+    assert "fmw=freq_mask_width" in printed and "Too wide for 100 columns:" in printed
+    csv_path = tmp_path / "made-up" / "leaderboard.csv"
+    assert f"Every column, and each trial's best checkpoint: {csv_path}" in " ".join(printed.split())  # wrapped
+    (tmp_path / "made-up").mkdir()
+    written = pd.read_csv(write_leaderboard_csv(experiment, table))
+    assert set(experiment.searched_keys) <= set(written.columns) and len(written) == 3
+    assert not list((tmp_path / "made-up").glob("*.partial"))
+
+
+def test_a_wide_terminal_gets_every_parameter(tmp_path: Path) -> None:
+    experiment = _made_up_experiment(tmp_path / "made-up")
+    printed = format_leaderboard(experiment, leaderboard(experiment), width=250)
+    assert "Too wide" not in printed
+    assert "hf" in printed.splitlines()[printed.splitlines().index("") + 1].split()
+
+
+def test_importance_from_few_trials_comes_with_a_warning() -> None:
+    assert "only 8 trials ended with a CER" in too_few_to_trust([Importance("fANOVA", 8, {"lr": 1.0})])
+    assert too_few_to_trust([Importance("fANOVA", TRUSTED_TRIALS, {"lr": 1.0})]) is None
+    assert too_few_to_trust([Importance("fANOVA", 3, {}, "needs at least 5")]) is None  # the panel says why instead
+
+
+def test_importance_plot_title_carries_the_warning(tmp_path: Path) -> None:
+    experiment = _made_up_experiment(tmp_path / "made-up")
+    figure = importance_bars([Importance("fANOVA", 8, {"lr": 0.7, "dropout": 0.3})], experiment)
+    assert "Warning: only 8 trials" in figure._suptitle.get_text()

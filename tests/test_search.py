@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,7 @@ from ray.tune import ExperimentAnalysis
 
 from trainables.resources import TRIAL_DRIVER_CPU, TrialResources
 from trainables.train_run import scaling_config
-from tests.helpers import SPACE, needs_espeak, refuse_ray, runs
+from tests.helpers import SPACE, needs_espeak, refuse_ray, runs, tiny_space
 from tune_asr.data.demo import make_demo
 from tune_asr.results import leaderboard, load_experiment
 from tune_asr.results.experiment import BUDGET_STOPPED, FINISHED
@@ -216,3 +218,88 @@ def test_time_budget_ends_the_search_and_names_the_trials_it_stopped(two_cpu_ray
 def test_time_budget_must_be_positive(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["--time-budget-s", "0", "--storage", str(tmp_path)]) == 2
     assert "--time-budget-s" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@needs_espeak
+def test_trials_that_choose_their_own_workers_mix_reused_processes_and_ddp_runs(two_cpu_ray, demo: Path, tmp_path: Path) -> None:
+    """A space that searches ``workers_per_trial``: one-worker trials train in reused actors, two-worker
+    trials as Ray Train DDP runs, in one search paced by what each trial needs (2 CPUs in all)."""
+    space = tmp_path / "mixed.yaml"
+    space.write_text(tiny_space("1.0e-2", epochs=1, workers_per_trial="{choice: [1, 2]}"), encoding="utf-8")
+    args = ["--data", str(demo), "--space", str(space), "--trials", "4", "--seed", "2", "--scheduler", "fifo",
+            "--storage", str(tmp_path), "--name", "mixed"]
+    assert main(args) == 0
+    trials = ExperimentAnalysis(str(tmp_path / "mixed")).trials
+    assert len(trials) == 4 and all(t.status == "TERMINATED" for t in trials)  # seed 2 draws workers 1, 1, 1, 2
+    shapes = {(t.config["workers_per_trial"], t.last_result["world_size"]) for t in trials}
+    assert shapes == {(1, 1), (2, 2)}  # both runners ran, each trial with the workers it chose
+    assert any(t.last_result["reused_process"] for t in trials if t.config["workers_per_trial"] == 1)
+
+
+@pytest.mark.slow
+def test_a_reused_process_does_not_grow_over_twenty_trials(tmp_path: Path) -> None:
+    """Memory of one process serving 20 trials in a row: RSS after the last within 10% of after the 2nd."""
+    from tests.helpers import SENTENCES, write_nsml
+
+    data = write_nsml(tmp_path / "data", [SENTENCES[i % len(SENTENCES)] for i in range(12)])
+    space = tmp_path / "space.yaml"
+    space.write_text(tiny_space("{loguniform: {low: 1.0e-3, high: 1.0e-2}}", epochs=1), encoding="utf-8")
+    init_ray(num_cpus=1)  # one trial at a time: one process serves them all
+    try:
+        assert main(["--data", str(data), "--space", str(space), "--trials", "20", "--scheduler", "fifo",
+                     "--storage", str(tmp_path), "--name", "memory"]) == 0
+    finally:
+        ray.shutdown()
+    trials = sorted(ExperimentAnalysis(str(tmp_path / "memory")).trials, key=lambda t: t.last_result["trial_started"])
+    assert len(trials) == 20 and len({t.last_result["pid"] for t in trials}) == 1
+    assert [t.last_result["reused_process"] for t in trials] == [0] + [1] * 19
+    second, last = trials[1].last_result["rss_mb"], trials[-1].last_result["rss_mb"]
+    assert last <= 1.1 * second, (second, last)
+
+
+@pytest.mark.slow
+@needs_espeak
+def test_a_trial_the_cluster_cannot_hold_is_one_line_and_leaves_nothing_behind(
+    two_cpu_ray, demo: Path, space: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert main(["--data", str(demo), "--space", str(space), "--gpus-per-trial", "1", "--storage", str(tmp_path),
+                 "--name", "nogpu"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: one trial needs 1 CPU, 1 GPU but the Ray cluster has 2 CPU, 0 GPU; "
+                   "ask for less (--gpus-per-trial, --workers-per-trial, --cpus-per-worker)"]
+    assert not (tmp_path / "nogpu").exists()  # no stub search.json for --resume or the results to trip on
+
+
+def test_the_driver_checks_the_data_with_the_spaces_data_fields_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """n_mels 16 alone fails TrainConfig (freq_mask_width defaults to 18): the data check must still use
+    the space's unit and bounds, not fall back to defaults."""
+    from tune_asr.data import corpus
+    from tune_asr.search import check_data
+
+    checked = []
+
+    class Checked(Exception):
+        """Stops check_data once it has asked for the check (no data here to read)."""
+
+    def record(data: str, config, strict: bool) -> None:
+        checked.append(config)
+        raise Checked
+
+    monkeypatch.setattr(corpus, "check_corpus", record)
+    path = tmp_path / "space.yaml"
+    path.write_text("unit: grapheme\nmax_seconds: 12.0\nn_mels: 16\nfreq_mask_width: {int: {low: 2, high: 8}}\n", encoding="utf-8")
+    settings = new_settings(parse_args(["--storage", str(tmp_path), "--space", str(path)]), load_space(path))
+    with pytest.raises(Checked):
+        check_data(settings, load_space(path))
+    assert (checked[0].unit, checked[0].max_seconds) == ("grapheme", 12.0)
+
+
+def test_a_bad_space_answers_before_ray_torch_or_mlflow_is_imported(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("n_mels: 40\nrnn_hidden: {int: {low: 96, high: 32}}\n", encoding="utf-8")
+    code = ("import sys; from tune_asr.search import main; code = main(['--space', sys.argv[1], '--storage', sys.argv[2]]); "
+            "heavy = sorted(m for m in ('ray', 'torch', 'mlflow') if m in sys.modules); print(heavy); sys.exit(code)")
+    done = subprocess.run([sys.executable, "-c", code, str(bad), str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and f"{bad}:2: rnn_hidden: low > high" in done.stderr
+    assert done.stdout.strip() == "[]"

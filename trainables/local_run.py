@@ -19,6 +19,7 @@ import torch
 
 from trainables.faults import Faults
 from trainables.resources import TrialResources
+from tune_asr.best_checkpoint import ranked
 from tune_asr.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 from tune_asr.config import DATA_FIELDS, TrainConfig
 from tune_asr.data.corpus import Corpus, load_corpus
@@ -103,8 +104,8 @@ class LocalRun:
     def _drop_old_checkpoints(self) -> None:
         """Keep the best :data:`CHECKPOINTS_KEPT` epochs by val_cer (the latest of ties) and the latest."""
         history = self.trainer.history
-        ranked = sorted(history, key=lambda r: (r.val_cer, -r.epoch))
-        keep = {r.epoch for r in ranked[:CHECKPOINTS_KEPT]} | {history[-1].epoch}
+        best_first = ranked([record.to_dict() for record in history])
+        keep = {report["epoch"] for report in best_first[:CHECKPOINTS_KEPT]} | {history[-1].epoch}
         for record in history:
             if record.epoch not in keep:
                 shutil.rmtree(checkpoint_dir(self.run_dir, record.epoch), ignore_errors=True)

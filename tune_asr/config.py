@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 Unit = Literal["character", "grapheme"]
+TextNormalization = Literal["none", "kspon_phonetic", "kspon_spelling"]  # KsponSpeech's dual transcriptions and tags
 Schedule = Literal["constant", "warmup_cosine", "tri_stage", "one_cycle"]
 
 
@@ -30,6 +31,7 @@ class TrainConfig:
     split_by: Literal["text", "file"] = "text"  # "text": validation sentences are unseen in training
     min_seconds: float = 0.1
     max_seconds: float = 30.0
+    text_normalization: TextNormalization = "none"  # see tune_asr.data.kspon: none, or the phonetic or spelled reading
     # Features (log-mel) and SpecAugment
     n_mels: int = 80
     win_ms: float = 20.0
@@ -141,7 +143,7 @@ def _coerce(key: str, value: Any, default: Any) -> Any:
 
 # The fields that decide which utterances a run reads and how they are split (load_corpus): trials that
 # agree on these share one loaded corpus, and the search driver checks the data with these alone.
-DATA_FIELDS = ("unit", "vocab_path", "val_fraction", "split_by", "min_seconds", "max_seconds", "seed")
+DATA_FIELDS = ("unit", "vocab_path", "val_fraction", "split_by", "min_seconds", "max_seconds", "text_normalization", "seed")
 
 
 def data_config(values: dict[str, Any]) -> TrainConfig:

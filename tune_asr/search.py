@@ -23,10 +23,13 @@ import uuid
 from dataclasses import asdict
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tune_asr.search_space import SearchSpace, SpaceError, load_space
 from tune_asr.settings import SETTINGS_FILE, SearchSettings, latest_search
+
+if TYPE_CHECKING:
+    from trainables.resources import TrialResources
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SPACE = Path(str(files("search_spaces").joinpath("default.yaml")))  # package data: any install finds it
@@ -172,13 +175,15 @@ def ensure_demo_data(settings: SearchSettings) -> None:
 
 def check_data(settings: SearchSettings, space: SearchSpace) -> None:
     """Validate the data once, on the driver, before Ray starts: print the report of skipped files
-    (name and reason each); with ``--strict`` any bad file raises ``DataError`` with that list.
+    (name and reason each); with ``--strict`` any bad file raises ``DataError`` with that list. Then
+    build (or find) the corpus cache, so that trials only map it.
 
     The checks use the space's fixed values of the fields that decide the data
     (:data:`tune_asr.config.DATA_FIELDS`); trials whose searched values differ validate again with
     their own, quietly.
     """
     from tune_asr.config import data_config
+    from tune_asr.data.cache import ensure_cache
     from tune_asr.data.corpus import check_corpus
 
     try:
@@ -188,11 +193,14 @@ def check_data(settings: SearchSettings, space: SearchSpace) -> None:
     report = check_corpus(settings.data, config, strict=settings.strict)  # file sizes only: no audio decoded
     if report.problems:
         print(f"Data check: {report.summary()}", flush=True)
+    # Decode once into the on-disk cache that every trial process maps (tune_asr.data.cache).
+    print(ensure_cache(settings.data, config, progress=True).summary(), flush=True)
 
 
-def build_tuner(settings: SearchSettings, space: SearchSpace, concurrency: int):
+def build_tuner(settings: SearchSettings, space: SearchSpace, concurrency: int | None, cluster: dict[str, float]):
     """The saved Tuner (trials, searcher, callbacks) if the experiment folder holds one, else a fresh one
-    running at most ``concurrency`` trials at once."""
+    running at most ``concurrency`` trials at once (None: trials choose their resources, and a
+    :class:`~trainables.pacing.ResourceLimiter` starts each when it fits the ``cluster``)."""
     import optuna
     import ray
     from ray import tune
@@ -201,6 +209,7 @@ def build_tuner(settings: SearchSettings, space: SearchSpace, concurrency: int):
 
     from trainables.divergence import NoRetryOnDivergence
     from trainables.trial import MODE, make_trainable
+    from tune_asr.live_view import LiveView
     from tune_asr.metrics import METRIC
     from tune_asr.tracking import MLflowTracker
 
@@ -211,7 +220,6 @@ def build_tuner(settings: SearchSettings, space: SearchSpace, concurrency: int):
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = space.with_fixed(epochs=settings.max_epochs)
-    searched = _searched_keys(space)
     tracker = MLflowTracker(settings.mlflow_uri, settings.name, settings.search_id,
                             {k: v for k, v in asdict(settings).items() if k != "search_id"}, settings.space)
     samplers = {"tpe": lambda seed: optuna.samplers.TPESampler(seed=seed, n_startup_trials=settings.tpe_startup_trials),
@@ -221,10 +229,15 @@ def build_tuner(settings: SearchSettings, space: SearchSpace, concurrency: int):
     scheduler = FIFOScheduler() if settings.scheduler == "fifo" else ASHAScheduler(
         time_attr="epoch", metric=METRIC, mode=MODE, max_t=settings.max_epochs, grace_period=settings.grace_period,
         reduction_factor=settings.reduction_factor, stop_last_trials=False)
+    searcher = OptunaSearch(space=space, metric=METRIC, mode=MODE, sampler=samplers[settings.searcher](settings.seed))
+    if concurrency is None:
+        from trainables.pacing import ResourceLimiter
+
+        searcher = ResourceLimiter(searcher, cluster, settings.resources, settings.trial_runner)
     return tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(
-            search_alg=OptunaSearch(space=space, metric=METRIC, mode=MODE, sampler=samplers[settings.searcher](settings.seed)),
+            search_alg=searcher,
             scheduler=scheduler,
             num_samples=settings.trials,
             max_concurrent_trials=concurrency,
@@ -238,12 +251,7 @@ def build_tuner(settings: SearchSettings, space: SearchSpace, concurrency: int):
             callbacks=[tracker, NoRetryOnDivergence()],
             failure_config=tune.FailureConfig(max_failures=1),  # the retry resumes from the trial's last checkpoint
             checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=1, num_to_keep=1),  # a pointer per epoch
-            progress_reporter=tune.CLIReporter(
-                metric_columns=["epoch", METRIC, "val_loss"], parameter_columns=searched,
-                max_column_length=10, max_report_frequency=15, metric=METRIC, mode=MODE,
-                # Ray's sort fails on a trial that a time budget ended before its first result
-                sort_by_metric=settings.time_budget_s is None,
-            ),
+            progress_reporter=LiveView(settings, space),
             verbose=1,
         ),
     )
@@ -254,28 +262,21 @@ def trial_dirname(trial) -> str:
     return f"trial_{trial.trial_id}"
 
 
-def _searched_keys(space: SearchSpace) -> list[str]:
-    """Top-level keys that vary between trials: the live table's columns (every trial has them;
-    Ray's reporter fails on a conditional key that some trials lack)."""
-    from tune_asr.search_space import Fixed
-
-    return [key for key, param in space.params.items() if not isinstance(param, Fixed)]
-
-
 def print_summary(results, settings: SearchSettings, seconds: float) -> bool:
     """Print the leaderboard (``tune_asr.results``) and the best checkpoint; returns whether the search is complete."""
     from tune_asr.checkpoint import CHECKPOINT_FILE
-    from tune_asr.results import format_leaderboard, leaderboard, load_experiment
+    from tune_asr.results import format_leaderboard, leaderboard, load_experiment, write_leaderboard_csv
 
     experiment = load_experiment(settings.experiment_dir)
     table = leaderboard(experiment)
+    write_leaderboard_csv(experiment, table)
     print(f"\n{format_leaderboard(experiment, table)}\n\nSearch time: {seconds:.0f} s")
     if table["val_cer"].notna().any():
         best = table.iloc[0]
         print(f"Best: trial {best['trial']}, val_cer {best['val_cer']:.4f} at epoch {int(best['best_epoch'])}"
               f"\nBest checkpoint: {best['checkpoint']}/{CHECKPOINT_FILE}")
     print(f"MLflow: mlflow ui --backend-store-uri {settings.mlflow_uri}"
-          f"\nPlots and leaderboard.csv: python -m tune_asr.results {settings.experiment_dir}")
+          f"\nPlots: python -m tune_asr.results {settings.experiment_dir}")
     complete = results.num_terminated + results.num_errors >= settings.trials
     if not complete and settings.time_budget_s is not None and seconds >= settings.time_budget_s:
         print(f"\nThe time budget ({settings.time_budget_s:.0f} s) is spent: {len(table)} of {settings.trials} trials ran.")
@@ -347,7 +348,9 @@ def run(settings: SearchSettings, space: SearchSpace, address: str | None, resum
     search and print its summary; returns whether it completed."""
     import ray
 
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the compact CLIReporter table, not per-result logs
+    from tune_asr.live_view import quiet_ray_startup
+
+    quiet_ray_startup(local_cluster=not ray.is_initialized() and not (address or os.environ.get("RAY_ADDRESS")))
     # Each epoch's checkpoint (a pointer) forces a state snapshot on purpose: a killed driver resumes exactly.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     started_here = not ray.is_initialized()
@@ -356,21 +359,38 @@ def run(settings: SearchSettings, space: SearchSpace, address: str | None, resum
     try:
         check_storage(Path(settings.storage), sum(1 for node in ray.nodes() if node["Alive"]), shared_storage)
         cluster = ray.cluster_resources()
-        resources = settings.resources.for_config(space.fixed_values())
+        shapes = trial_shapes(space, settings.resources.for_config(space.fixed_values()))
         try:
-            concurrency = min(settings.trials, resources.max_concurrent(cluster, settings.trial_runner))
+            for shape in shapes:  # each must fit, or its trials would wait for ever
+                concurrency = min(settings.trials, shape.max_concurrent(cluster, settings.trial_runner))
         except ValueError as error:
             raise ClusterError(f"{error}; ask for less (--gpus-per-trial, --workers-per-trial, --cpus-per-worker)") from None
-        if cluster.get("GPU") and not resources.use_gpu:
+        if len(shapes) > 1:
+            concurrency = None  # the trials' resources differ: pace by what each needs
+        if cluster.get("GPU") and not any(shape.use_gpu for shape in shapes):
             print("Note: the cluster has GPUs, but trials run on CPU; pass --gpus-per-trial to use them.")
         if not resume:
             settings.save()
         start = time.time()
-        results = build_tuner(settings, space, concurrency).fit()
+        results = build_tuner(settings, space, concurrency, cluster).fit()
         return print_summary(results, settings, time.time() - start)
     finally:
         if started_here:
             ray.shutdown()
+
+
+def trial_shapes(space: SearchSpace, resources: TrialResources) -> list[TrialResources]:
+    """The resources a trial may get: one shape, or one per option of a searched resource key."""
+    from trainables.resources import RESOURCE_KEYS
+    from tune_asr.search_space import Categorical, Fixed
+
+    shapes = [resources]
+    for key, param in space.params.items():
+        if key in RESOURCE_KEYS and isinstance(param, Categorical):
+            shapes = [shape.for_config({key: option}) for shape in shapes for option in param.options]
+        elif key in RESOURCE_KEYS and not isinstance(param, Fixed):
+            raise ClusterError(f"{space.source}: {key}: a resource key takes a fixed value or a choice, not a range")
+    return list(dict.fromkeys(shapes))
 
 
 class ClusterError(ValueError):

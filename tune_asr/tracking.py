@@ -8,9 +8,9 @@ makes no parent run and opens a second run for a resumed trial. Runs are found a
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +20,12 @@ from ray.tune import Callback
 from ray.tune.experiment import Trial
 from ray.tune.result import AUTO_RESULT_KEYS
 
+from tune_asr.best_checkpoint import CHECKPOINT_KEY, EpochReport, best_report, best_trial
 from tune_asr.checkpoint import CHECKPOINT_FILE
 from tune_asr.config import TrainConfig
 from tune_asr.metrics import METRIC
+from tune_asr.settings import SearchSettings
+from tune_asr.trial_status import ASHA_STOPPED, BUDGET_STOPPED, FAILED, FINISHED, UNFINISHED, trial_status
 
 TAG_SEARCH = "tune_asr.search_id"  # one search, kept across --resume
 TAG_TRIAL = "tune_asr.trial_id"
@@ -30,6 +33,10 @@ TAG_ROLE = "tune_asr.role"  # "search" (the parent run) or "trial"
 TAG_PARENT = "mlflow.parentRunId"  # how the MLflow UI nests runs
 SQLITE = "sqlite:///"  # a local tracking store: the project's default
 TAG_FAILURE = "failure_reason"  # on FAILED trial runs: "diverged: ..." or the error's last line
+TAG_BEST_TRIAL = "best_trial"  # on the parent run: the trial whose checkpoint is the search's best
+TAG_BEST_CHECKPOINT = "best_checkpoint"  # on the parent run and each trial's run: that checkpoint's folder
+# The parent run's counts of trials by how they ended (a metric each: trials_finished, trials_asha_stopped, ...)
+COUNTED_STATUSES = (FINISHED, ASHA_STOPPED, BUDGET_STOPPED, FAILED, UNFINISHED)
 
 
 def last_error_line(trial: Trial) -> str:
@@ -64,12 +71,23 @@ def _artifact_location(tracking_uri: str, experiment: str) -> str | None:
     return str(database.parent / "mlartifacts" / experiment) if database else None
 
 
+def _epochs(trial: Trial) -> int:
+    """Epochs ``trial`` reported (0 before its first result)."""
+    return int(trial.last_result.get("epoch", 0))
+
+
+def _count_metric(status: str) -> str:
+    """The parent run's metric counting trials of ``status``: "ASHA-stopped" -> "trials_asha_stopped"."""
+    return "trials_" + status.lower().replace("-", "_")
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
 class MLflowTracker(Callback):
-    """Tune callback: params, per-epoch metrics (step = epoch), status and artifacts per trial.
+    """Tune callback: params, per-epoch metrics (step = epoch), status and artifacts per trial; at the
+    end, the search's summary on the parent run (best ``val_cer``, best trial, trials by how they ended).
 
     Picklable (Tune stores it in the experiment state for ``--resume``): the MLflow client is made
     in :meth:`setup`, and the per-trial best checkpoints travel through ``get_state``/``set_state``.
@@ -78,7 +96,7 @@ class MLflowTracker(Callback):
     def __init__(self, tracking_uri: str, experiment: str, search_id: str, search_params: dict[str, Any], space_file: str):
         self.tracking_uri, self.experiment, self.search_id = tracking_uri, experiment, search_id
         self.search_params, self.space_file = search_params, space_file
-        self.best: dict[str, tuple[float, str | None]] = {}  # trial id → (best val_cer, its checkpoint path)
+        self.best: dict[str, EpochReport] = {}  # trial id → its best report so far (epoch, val_cer, checkpoint_path)
         self._client: MlflowClient | None = None
         self._experiment_id = ""
         self._parent_id = ""
@@ -134,10 +152,11 @@ class MLflowTracker(Callback):
             self._last_step[trial.trial_id] = step
         if result.get("diverged"):
             self._client.set_tag(self._run_id(trial), TAG_FAILURE, f"diverged: {result.get('diverged_reason', 'loss not finite')}")
-        value = result.get(METRIC)
-        # "<=": among equal scores Ray Train keeps the latest checkpoint, so that one is the best.
-        if value is not None and math.isfinite(value) and value <= self.best.get(trial.trial_id, (math.inf, None))[0]:
-            self.best[trial.trial_id] = (value, result.get("checkpoint_path"))
+        report = {key: result.get(key) for key in ("epoch", METRIC, CHECKPOINT_KEY)}
+        previous = self.best.get(trial.trial_id)
+        best = best_report([previous, report] if previous else [report])
+        if best is not None:
+            self.best[trial.trial_id] = best
 
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         self._finish(trial, "FINISHED")
@@ -157,7 +176,28 @@ class MLflowTracker(Callback):
         budget = self.search_params.get("time_budget_s")
         budget_spent = budget is not None and time.time() - self._started >= budget
         done = (len(trials) >= self._total or budget_spent) and all(t.status in (Trial.TERMINATED, Trial.ERROR) for t in trials)
+        self._log_summary(trials)
         self._client.set_terminated(self._parent_id, "FINISHED" if done else "KILLED")
+
+    def _log_summary(self, trials: list[Trial]) -> None:
+        """The parent run's answer at a glance: best val_cer, its trial and checkpoint, and how many
+        trials finished, were stopped (by ASHA or the time budget), failed or are unfinished."""
+        ended = Counter(trial_status(t.status, _epochs(t), self._settings) for t in trials)
+        now = _now_ms()
+        metrics = [Metric(_count_metric(status), ended[status], now, 0) for status in COUNTED_STATUSES]
+        winner = best_trial({t.trial_id: self.best.get(t.trial_id) for t in trials})
+        if winner is not None:
+            best = self.best[winner]
+            metrics.append(Metric(f"best_{METRIC}", float(best[METRIC]), now, 0))
+            self._client.set_tag(self._parent_id, TAG_BEST_TRIAL, winner)
+            if best.get(CHECKPOINT_KEY):
+                self._client.set_tag(self._parent_id, TAG_BEST_CHECKPOINT, best[CHECKPOINT_KEY])
+        self._client.log_batch(self._parent_id, metrics=metrics)
+
+    @property
+    def _settings(self) -> SearchSettings:
+        """The search's settings (what tells a finished trial from a stopped one), rebuilt from the parameters."""
+        return SearchSettings(search_id=self.search_id, **self.search_params)
 
     def _close_orphans(self) -> None:
         """On resume: trial runs a killed driver left RUNNING become KILLED (a resumed trial goes back to RUNNING)."""
@@ -194,12 +234,13 @@ class MLflowTracker(Callback):
 
     def _finish(self, trial: Trial, status: str) -> None:
         run_id = self._run_id(trial)
-        best_cer, checkpoint = self.best.get(trial.trial_id, (None, None))
+        best = self.best.get(trial.trial_id, {})
+        checkpoint = best.get(CHECKPOINT_KEY)
         if checkpoint and (Path(checkpoint) / CHECKPOINT_FILE).exists():
             self._client.log_artifact(run_id, str(Path(checkpoint) / CHECKPOINT_FILE), "best_checkpoint")
-            self._client.set_tag(run_id, "best_checkpoint", checkpoint)
-        if best_cer is not None:
-            self._client.log_batch(run_id, metrics=[Metric("best_val_cer", best_cer, _now_ms(), 0)])
-        epochs = trial.last_result.get("epoch", 0)
-        self._client.set_tag(run_id, "stopped_early", str(status == "FINISHED" and epochs < trial.config.get("epochs", epochs)))
+            self._client.set_tag(run_id, TAG_BEST_CHECKPOINT, checkpoint)
+        if best:
+            self._client.log_batch(run_id, metrics=[Metric(f"best_{METRIC}", float(best[METRIC]), _now_ms(), 0)])
+        ended = trial_status("TERMINATED" if status == "FINISHED" else "ERROR", _epochs(trial), self._settings)
+        self._client.set_tag(run_id, "stopped_early", str(ended in (ASHA_STOPPED, BUDGET_STOPPED)))
         self._client.set_terminated(run_id, status)

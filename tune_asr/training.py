@@ -103,7 +103,7 @@ class Trainer:
         self.rank, self.world_size = _rank_and_world()
         torch.manual_seed(config.seed)
         torch.backends.cudnn.benchmark = device.type == "cuda"  # safe: batch shapes are few (PAD_TO_SAMPLES)
-        self.features = LogMelFeatures(config.n_mels, config.win_ms, config.hop_ms).to(device)
+        self.features = LogMelFeatures.from_config(config).to(device)
         self.model = DeepSpeech2(config, len(corpus.vocab)).to(device)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         steps_per_epoch = len(self.batches(corpus.train, epoch=1, shuffle=True))

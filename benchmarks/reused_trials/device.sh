@@ -23,4 +23,3 @@ CUDA_VISIBLE_DEVICES=0 python -m tune_asr.search --data /tmp/demo600 --space sea
   --max-epochs 1 --gpus-per-trial 1 --scheduler fifo --storage /tmp/reused --seed 1 --name memory > /tmp/memory.log 2>&1
 python benchmarks/reused_trials/run.py /tmp/reused/memory | tee "$out/memory.txt"
 tail -5 /tmp/reused.log /tmp/train.log /tmp/memory.log > "$out/logs_tail.txt"
-tar czf "$out/searches.tgz" --exclude=train_runs --exclude='checkpoint_*' -C /tmp reused  # re-analysable here

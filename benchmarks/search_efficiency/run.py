@@ -153,11 +153,12 @@ def smoke() -> None:
         given = argparse.Namespace(data=Path("DATA"), space=Path("SPACE.yaml"), gpus_per_trial=0.25, budget_s=300.0,
                                    storage=Path("STORAGE"))
         parsed = search_flags(search_arguments(f"{method}:0", given))
-        read = ["--searcher", parsed.searcher, "--scheduler", parsed.scheduler]
-        if read != METHODS[method]:
-            raise SystemExit(f"smoke: the search CLI read {read} for {method}, expected {METHODS[method]}")
+        flags = dict(zip(METHODS[method][::2], METHODS[method][1::2]))
+        read = {flag: getattr(parsed, flag[2:].replace("-", "_")) for flag in flags}
+        if any(value != type(value)(flags[flag]) for flag, value in read.items()):
+            raise SystemExit(f"smoke: the search CLI read {read} for {method}, expected {flags}")
     with tempfile.TemporaryDirectory() as scratch:
-        report(argparse.Namespace(curves=sorted(STORED_RESULTS.glob("*.json")), plot=Path(scratch) / "efficiency.png"))
+        report(argparse.Namespace(curves=sorted(STORED_RESULTS.glob("4xh100_*.json")), plot=Path(scratch) / "efficiency.png"))
 
 
 def main() -> None:

@@ -1,1 +1,1 @@
-"""NSML data: label files, raw PCM audio, validation, vocabulary, splits and length batches."""
+"""Training data: audio formats, corpus layouts (NSML, KsponSpeech), validation, vocabulary, the corpus cache, splits and length batches."""

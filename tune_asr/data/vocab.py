@@ -23,7 +23,20 @@ BLANK = "<blank>"
 
 def to_units(text: str, unit: Unit) -> list[str]:
     """Split text into output units: syllables as they are, or NFD jamo."""
-    return list(unicodedata.normalize("NFD", text) if unit == "grapheme" else text)
+    return list(_unit_string(text, unit))
+
+
+def _unit_string(text: str, unit: Unit) -> str:
+    return unicodedata.normalize("NFD", text) if unit == "grapheme" else text
+
+
+def _all_units(texts: Iterable[str], unit: Unit) -> str:
+    """Every text's units in one string, one normalisation for a whole corpus (10⁵–10⁶ texts).
+
+    Texts are joined by a newline, which no transcript holds (whitespace is collapsed) and which
+    keeps NFD from reordering across their boundaries; callers drop it.
+    """
+    return _unit_string("\n".join(texts), unit)
 
 
 def from_units(units: Iterable[str]) -> str:
@@ -55,7 +68,8 @@ class Vocabulary:
     @classmethod
     def build(cls, texts: Iterable[str], unit: Unit) -> "Vocabulary":
         """Build from training transcripts: specials, then units by falling frequency."""
-        counts = Counter(u for text in texts for u in to_units(text, unit))
+        counts = Counter(_all_units(texts, unit))
+        counts.pop("\n", None)
         ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
         return cls([*SPECIALS, *(u for u, _ in ordered)], unit, [0, 0, 0, *(n for _, n in ordered)])
 
@@ -94,9 +108,15 @@ class Vocabulary:
             for i, (symbol, freq) in enumerate(zip(self.symbols[:-1], self.frequencies[:-1])):
                 writer.writerow([i, symbol, freq])
 
+    def covers(self, texts: Iterable[str]) -> bool:
+        """True when every text can be expressed: one check for a whole corpus instead of one per text."""
+        return set(_all_units(texts, self.unit)) - {"\n"} <= self.index.keys()
+
     def unknown(self, text: str) -> list[str]:
         """Characters of ``text`` that this vocabulary cannot express, in order of appearance."""
-        missing = {u for u in to_units(text, self.unit) if u not in self.index}
+        missing = set(to_units(text, self.unit)).difference(self.index)
+        if not missing:
+            return []
         return [c for c in dict.fromkeys(text) if missing & set(to_units(c, self.unit))]
 
     def encode(self, text: str) -> list[int]:

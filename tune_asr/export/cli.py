@@ -42,8 +42,8 @@ def _source(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     if args.experiment:
         from tune_asr.export.best_trial import choose
 
-        choice = choose(args.experiment, args.trial)
-        return load_checkpoint(choice.checkpoint_dir), f"Search `{args.experiment}`, {choice.describe()} (`{choice.checkpoint_dir}`)."
+        best = choose(args.experiment, args.trial)
+        return load_checkpoint(best.checkpoint_dir), f"Search `{args.experiment}`, {best.describe()} (`{best.checkpoint_dir}`)."
     if not args.checkpoint.exists():
         raise ExportError(f"--checkpoint {args.checkpoint} does not exist")
     state = load_checkpoint(args.checkpoint)

@@ -1,7 +1,7 @@
 """Which top-level modules a replayed package may import: some distributions and what they require.
 
 The stand-in ``sitecustomize`` blocks everything else, so the replay proves that the package runs
-with torch, torchaudio, numpy and Levenshtein alone, as on NSML, and not with whatever the project
+with torch, torchaudio, numpy, Levenshtein and soundfile alone, as on NSML, and not with whatever the project
 has installed (Ray, Optuna, MLflow, pandas, the project itself).
 """
 

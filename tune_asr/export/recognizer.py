@@ -17,9 +17,8 @@ import numpy as np
 import torch
 
 from tune_asr.config import TrainConfig
-from tune_asr.data.audio import SAMPLE_RATE
+from tune_asr.data.audio import SAMPLE_RATE, read_audio_folder
 from tune_asr.data.batching import length_batches, pad_audio
-from tune_asr.data.corpus import read_audio_folder
 from tune_asr.data.vocab import Vocabulary
 from tune_asr.decoding import greedy_decode
 from tune_asr.features import LogMelFeatures
@@ -37,7 +36,7 @@ class Recognizer:
     def __init__(self, config: TrainConfig, vocab: Vocabulary, weights: dict[str, torch.Tensor], device: torch.device | None = None):
         self.device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.config, self.vocab = config, vocab
-        self.features = LogMelFeatures(config.n_mels, config.win_ms, config.hop_ms).to(self.device)
+        self.features = LogMelFeatures.from_config(config).to(self.device)
         self.model = DeepSpeech2(config, len(vocab))
         self.model.load_state_dict(weights)
         self.model.to(self.device).eval()

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from tune_asr.data.audio import BYTES_PER_SAMPLE, SAMPLE_RATE
+from tune_asr.data.audio import AudioError, probe
 from tune_asr.data.labels import read_labels
 from tune_asr.export.isolation import importable_names
 from tune_asr.export.vendor import FINETUNE_REQUIREMENTS, INFERENCE_REQUIREMENTS
@@ -123,6 +123,17 @@ def _score(predictions: list[dict[str, str]], label_path: Path) -> float:
     return cer([row.text for row in rows], [hypotheses[row.filename] for row in rows])
 
 
+def _audio_seconds(test_dir: Path) -> float:
+    """The test audio's length from its headers (PCM, WAV or FLAC); unreadable files count as none."""
+    total = 0.0
+    for path in test_dir.iterdir():
+        try:
+            total += probe(path).seconds if path.is_file() else 0.0
+        except (AudioError, OSError):
+            continue  # infer transcribed it as '' with a warning; it holds no audio to time
+    return total
+
+
 def replay(package: Path, data: Path, *, finetune_epochs: int = 0) -> ReplayResult:
     """Run ``package`` as ``nsml run`` and ``nsml submit`` would, on ``data``; raise ReplayError where NSML would fail.
 
@@ -153,8 +164,7 @@ def replay(package: Path, data: Path, *, finetune_epochs: int = 0) -> ReplayResu
         reports = [json.loads(line) for line in reported.read_text(encoding="utf-8").splitlines()] if reported.exists() else []
     _check_modules(result["modules"], package)
     predictions = _check_predictions(result["predictions"], test_dir)
-    audio_bytes = sum(path.stat().st_size for path in test_dir.iterdir() if path.is_file())
-    return ReplayResult(predictions, _score(predictions, label_path), audio_bytes / BYTES_PER_SAMPLE / SAMPLE_RATE,
+    return ReplayResult(predictions, _score(predictions, label_path), _audio_seconds(test_dir),
                         result["seconds"], result["cpu_seconds"], reports)
 
 

@@ -3,7 +3,7 @@
 The modules are found by reading the imports of the package's own files (``recognizer.py`` and the
 ``main.py`` template) and following every ``tune_asr.*`` import, so the copy can never miss a module
 or drift from the project. Each copied module's third-party imports are checked here, at export
-time: inference may use only torch, torchaudio, numpy and Levenshtein; the optional fine-tune
+time: inference may use only torch, torchaudio, numpy, Levenshtein and soundfile; the optional fine-tune
 (the core's training loop) adds tqdm.
 """
 
@@ -20,7 +20,8 @@ import tune_asr
 CORE = Path(tune_asr.__file__).resolve().parent
 CORE_NAME = "tune_asr"
 # import name → requirement for setup.py
-INFERENCE_REQUIREMENTS = {"torch": "torch", "torchaudio": "torchaudio", "numpy": "numpy", "Levenshtein": "Levenshtein>=0.25"}
+INFERENCE_REQUIREMENTS = {"torch": "torch", "torchaudio": "torchaudio", "numpy": "numpy", "Levenshtein": "Levenshtein>=0.25",
+                          "soundfile": "soundfile"}  # soundfile: FLAC test files (tune_asr.data.audio imports it only for FLAC)
 FINETUNE_REQUIREMENTS = {"tqdm": "tqdm"}  # tune_asr.training's progress bar; imported only by --finetune-epochs
 
 

@@ -7,8 +7,8 @@ validation utterances, epochs run, GPU-hours and how each trial ended), writes
 """
 
 from tune_asr.results.experiment import Experiment, ResultsError, TrialRun, load_experiment, newest_experiment
-from tune_asr.results.leaderboard import format_leaderboard, leaderboard
+from tune_asr.results.leaderboard import format_leaderboard, leaderboard, write_leaderboard_csv
 from tune_asr.results.report import Report, report
 
 __all__ = ["Experiment", "Report", "ResultsError", "TrialRun", "format_leaderboard", "leaderboard", "load_experiment",
-           "newest_experiment", "report"]
+           "newest_experiment", "report", "write_leaderboard_csv"]

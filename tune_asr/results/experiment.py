@@ -15,13 +15,14 @@ from typing import Any
 import pandas as pd
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
-from tune_asr.export.best_trial import local_checkpoint_dir
-from tune_asr.settings import SETTINGS_FILE, SearchSettings, latest_search
+from tune_asr.best_checkpoint import CHECKPOINT_KEY, best_report, local_checkpoint_dir
 from tune_asr.search_space import SearchSpace, SpaceError, load_space
+from tune_asr.settings import SETTINGS_FILE, SearchSettings, latest_search
 from tune_asr.tracking import last_error_line
+from tune_asr.trial_status import ASHA_STOPPED, BUDGET_STOPPED, FAILED, FINISHED, UNFINISHED, trial_status
 
-FINISHED, ASHA_STOPPED, FAILED, UNFINISHED = "finished", "ASHA-stopped", "failed", "unfinished"
-BUDGET_STOPPED = "budget-stopped"  # running when --time-budget-s ran out
+__all__ = ["ASHA_STOPPED", "BUDGET_STOPPED", "FAILED", "FINISHED", "UNFINISHED", "Experiment", "ResultsError", "TrialRun",
+           "load_experiment", "newest_experiment"]
 
 
 class ResultsError(ValueError):
@@ -42,7 +43,7 @@ class TrialRun:
     distributions: dict[str, BaseDistribution]
     history: pd.DataFrame
     error: str | None = None
-    best: dict[str, Any] | None = None  # the report with the lowest val_cer (latest of ties)
+    best: dict[str, Any] | None = None  # the best report (tune_asr.best_checkpoint's rule)
 
     @property
     def epochs(self) -> int:
@@ -59,7 +60,7 @@ class TrialRun:
 
     @property
     def best_checkpoint(self) -> Path | None:
-        location = (self.best or {}).get("checkpoint_path")
+        location = (self.best or {}).get(CHECKPOINT_KEY)
         return Path(location) if isinstance(location, str) else None
 
 
@@ -130,14 +131,11 @@ def load_experiment(path: Path) -> Experiment:
 
 def _trial_run(trial: Any, history: pd.DataFrame | None, space: SearchSpace, settings: SearchSettings, experiment: Path) -> TrialRun:
     history = history if history is not None and "epoch" in history else pd.DataFrame(columns=["epoch"])
-    scored = history[history["val_cer"].notna()] if "val_cer" in history else history.iloc[0:0]
-    best = None
-    if len(scored):
-        best = scored[scored["val_cer"] == scored["val_cer"].min()].iloc[-1].to_dict()  # Ray Train keeps the latest of ties
-        if best_checkpoint := best.get("checkpoint_path"):
-            best["checkpoint_path"] = str(local_checkpoint_dir(Path(best_checkpoint), experiment))
+    best = best_report(history.to_dict("records"))
+    if best is not None and isinstance(best.get(CHECKPOINT_KEY), str):
+        best = {**best, CHECKPOINT_KEY: str(local_checkpoint_dir(Path(best[CHECKPOINT_KEY]), experiment))}
     params, distributions = _searched(space, trial.config, trial.trial_id)
-    status = _status(trial.status, _epochs(history), settings)
+    status = trial_status(trial.status, _epochs(history), settings)
     return TrialRun(trial.trial_id, status, params, distributions, history.reset_index(drop=True), _error_line(trial), best)
 
 
@@ -145,25 +143,11 @@ def _epochs(history: pd.DataFrame) -> int:
     return int(history["epoch"].max()) if len(history) else 0
 
 
-def _status(ray_status: str, epochs: int, settings: SearchSettings) -> str:
-    """Ray marks finished and stopped trials alike TERMINATED; short of ``max_epochs`` means stopped:
-    by ASHA, or by the time budget where no scheduler stops trials or none had reported yet."""
-    if ray_status == "ERROR":
-        return FAILED
-    if ray_status != "TERMINATED":
-        return UNFINISHED  # a search stopped with Ctrl-C, to be continued with --resume
-    if epochs >= settings.max_epochs:
-        return FINISHED
-    if settings.time_budget_s is not None and (settings.scheduler == "fifo" or epochs == 0):
-        return BUDGET_STOPPED
-    return ASHA_STOPPED
-
-
 def _error_line(trial: Any) -> str | None:
     return last_error_line(trial) if trial.status == "ERROR" else None
 
 
-class _Replay:
+class _SavedAnswers:
     """Answers a space's ``suggest_*`` calls with a trial's saved values and records each distribution:
     the searched keys and the distributions Optuna sampled them from, without the live study."""
 
@@ -186,10 +170,10 @@ class _Replay:
 
 
 def _searched(space: SearchSpace, config: dict[str, Any], trial_id: str) -> tuple[dict[str, Any], dict[str, BaseDistribution]]:
-    replay = _Replay(config)
+    answers = _SavedAnswers(config)
     try:
-        space(replay)
+        space(answers)
     except KeyError as missing:
         raise ResultsError(f"trial {trial_id} has no value for {missing} of the space {space.source}; "
                            "was the space file edited after the search?") from None
-    return {name: config[name] for name in replay.distributions}, replay.distributions
+    return {name: config[name] for name in answers.distributions}, answers.distributions

@@ -2,7 +2,7 @@
 
 The search's own Optuna study saw an ASHA-stopped trial's last CER; here each trial counts with its
 best CER (what the leaderboard ranks by), so an in-memory study is rebuilt from the trials, with the
-distributions the space file gives (see ``experiment._Replay``). ASHA-stopped trials stay in: they
+distributions the space file gives (see ``experiment._SavedAnswers``). ASHA-stopped trials stay in: they
 are the evidence of what does not work. Failed and unfinished trials have no final CER and stay out.
 """
 
@@ -15,9 +15,13 @@ from dataclasses import dataclass
 import optuna
 from optuna.importance import FanovaImportanceEvaluator, PedAnovaImportanceEvaluator, get_param_importances
 
-from tune_asr.results.experiment import ASHA_STOPPED, BUDGET_STOPPED, FINISHED, Experiment
+from tune_asr.results.experiment import Experiment
+from tune_asr.trial_status import ASHA_STOPPED, BUDGET_STOPPED, FINISHED
 
 MIN_TRIALS = 5  # below this, importances are noise; PED-ANOVA's docs want 5 trials in the top quantile alone
+# Below this, importances are shown with a warning: a search of 8 trials gave PED-ANOVA and fANOVA
+# rankings that disagreed completely (issue #13).
+TRUSTED_TRIALS = 20
 PED_ANOVA_TOP = 0.1  # Optuna's default top quantile, widened for small searches (see _ped_anova_top)
 
 
@@ -54,6 +58,16 @@ def param_importances(experiment: Experiment) -> list[Importance]:
         "fANOVA": FanovaImportanceEvaluator(seed=0),
     }
     return [_evaluate(study, name, evaluator) for name, evaluator in evaluators.items()]
+
+
+def too_few_to_trust(importances: list[Importance]) -> str | None:
+    """A warning when importances were computed from fewer than TRUSTED_TRIALS trials; None otherwise
+    (also when none were computed: each evaluator's note says why)."""
+    seen = max((i.trials for i in importances if i.values), default=0)
+    if not seen or seen >= TRUSTED_TRIALS:
+        return None
+    return (f"only {seen} trials ended with a CER: importances from fewer than {TRUSTED_TRIALS} trials are not to be "
+            "trusted (evaluators can disagree completely); run more --trials")
 
 
 def _too_little(study: optuna.Study, experiment: Experiment) -> str | None:

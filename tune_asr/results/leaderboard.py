@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import math
+import shutil
+import textwrap
 from collections import Counter
+from pathlib import Path
 
 import pandas as pd
 
 from tune_asr.checkpoint import CHECKPOINT_FILE, load_checkpoint
 from tune_asr.results.bootstrap import Interval, cer_interval
 from tune_asr.results.experiment import Experiment, TrialRun
+from tune_asr.short_names import abbreviations
 
 CSV_FILE = "leaderboard.csv"
+DEFAULT_WIDTH = 100  # the printed table's width when the terminal's is unknown (a log, a pipe)
 
 
 def hours_column(experiment: Experiment) -> str:
@@ -52,8 +57,21 @@ def _interval(trial: TrialRun) -> Interval | None:
     return cer_interval(per_utterance)
 
 
-def format_leaderboard(experiment: Experiment, table: pd.DataFrame) -> str:
-    """The table for a terminal: CER with its interval in one column, without paths."""
+def write_leaderboard_csv(experiment: Experiment, table: pd.DataFrame) -> Path:
+    """The whole table (every parameter, the checkpoints' paths) as ``<experiment>/leaderboard.csv``;
+    written aside and renamed, so a reader never sees half of it."""
+    path = experiment.path / CSV_FILE
+    partial = path.with_name(path.name + ".partial")
+    table.to_csv(partial, index=False)
+    partial.replace(path)
+    return path
+
+
+def format_leaderboard(experiment: Experiment, table: pd.DataFrame, width: int | None = None) -> str:
+    """The table for a terminal ``width`` columns wide (default: this terminal's): CER with its interval
+    in one column, no paths, the searched parameters under short names (a legend says them) as far as
+    they fit; ``leaderboard.csv`` (:func:`write_leaderboard_csv`) has every column."""
+    width = width or shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
     hours = hours_column(experiment)
     shown = pd.DataFrame({
         "trial": table["trial"],
@@ -61,19 +79,38 @@ def format_leaderboard(experiment: Experiment, table: pd.DataFrame) -> str:
         "val_cer [95% CI]": [_cer_text(*values) for values in zip(table["val_cer"], table["ci_low"], table["ci_high"])],
         "epochs": [f"{e}" if pd.isna(b) else f"{e} (best {int(b)})" for e, b in zip(table["epochs"], table["best_epoch"])],
         experiment.hours_label: table[hours].map("{:.3g}".format),
-        **{key: table[key].map(_param_text) for key in experiment.searched_keys},
     })
+    short = abbreviations(experiment.searched_keys)
+    left_out = []
+    for index, key in enumerate(experiment.searched_keys):
+        wider = shown.assign(**{short[key]: table[key].map(_param_text)})
+        if _width(wider) > width:
+            left_out = experiment.searched_keys[index:]
+            break
+        shown = wider
     counts = Counter(table["status"])
     settings = experiment.settings
-    lines = [
-        f"Leaderboard of {settings.name} ({experiment.path}): {len(table)} trials "
+    said = [f"{short[key]}={key}" for key in experiment.searched_keys if key not in left_out and short[key] != key]
+    above = [
+        f"Leaderboard of {settings.name}: {len(table)} trials "
         f"({', '.join(f'{n} {status}' for status, n in counts.most_common())}), at most {settings.max_epochs} epochs each",
         _hours_note(experiment),
-        "",
-        shown.to_string(index=False),
+        *([" ".join(["Parameters:", *said])] if said else []),
     ]
-    lines += [f"trial {t} failed: {e}" for t, e in zip(table["trial"], table["error"]) if isinstance(e, str)]
-    return "\n".join(lines)
+    below = [f"trial {t} failed: {e}" for t, e in zip(table["trial"], table["error"]) if isinstance(e, str)]
+    if left_out:
+        below.append(f"Too wide for {width} columns: {', '.join(left_out)}.")
+    below.append(f"Every column, and each trial's best checkpoint: {experiment.path / CSV_FILE}")
+    return "\n".join([*_wrapped(above, width), "", shown.to_string(index=False), *_wrapped(below, width)])
+
+
+def _width(shown: pd.DataFrame) -> int:
+    return max(map(len, shown.to_string(index=False).splitlines()))
+
+
+def _wrapped(texts: list[str], width: int) -> list[str]:
+    """Each of ``texts`` in lines of at most ``width`` (an error message or a path may be longer)."""
+    return [line for text in texts for line in textwrap.wrap(text, width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)]
 
 
 def _hours_note(experiment: Experiment) -> str:

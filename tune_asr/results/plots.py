@@ -7,6 +7,7 @@ at its end, on a machine without a screen).
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -15,13 +16,15 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from tune_asr.results.experiment import ASHA_STOPPED, BUDGET_STOPPED, FAILED, FINISHED, UNFINISHED, Experiment
-from tune_asr.results.importance import Importance
+from tune_asr.results.experiment import Experiment
+from tune_asr.results.importance import Importance, too_few_to_trust
+from tune_asr.trial_status import ASHA_STOPPED, BUDGET_STOPPED, FAILED, FINISHED, UNFINISHED
 
 PLOTS_DIR = "plots"
 SIZE, DPI = (8.0, 4.2), 100  # 800 x 420 pixels: tens of kilobytes per PNG
 MARKERS = {FINISHED: "o", ASHA_STOPPED: "X", BUDGET_STOPPED: "|", FAILED: "s", UNFINISHED: ">"}  # at each trial's last epoch
 MAX_LEGEND_TRIALS = 10
+TITLE_CHARACTERS = 110  # what one title line holds at SIZE and fontsize 10
 
 
 def write_plots(experiment: Experiment, importances: list[Importance], out_dir: Path | None = None) -> list[Path]:
@@ -69,11 +72,15 @@ def cer_by_epoch(experiment: Experiment) -> Figure:
 
 
 def importance_bars(importances: list[Importance], experiment: Experiment) -> Figure:
-    """One panel per evaluator; a panel without values shows its reason instead of failing."""
+    """One panel per evaluator; a panel without values shows its reason instead of failing. Too few
+    trials to trust them: the title says so, in red."""
     figure = Figure(figsize=SIZE, layout="constrained")
     seen = max((i.trials for i in importances), default=0)
-    figure.suptitle(f"Parameter importance for validation CER ({experiment.settings.name}, {seen} trials that ended with a CER)",
-                    fontsize=10)
+    title = f"Parameter importance for validation CER ({experiment.settings.name}, {seen} trials that ended with a CER)"
+    warning = too_few_to_trust(importances)
+    if warning:  # in red, wrapped to the figure's width
+        title += "\n" + textwrap.fill(f"Warning: {warning}", TITLE_CHARACTERS)
+    figure.suptitle(title, fontsize=10, color="#b00020" if warning else "black")
     for ax, importance in zip(figure.subplots(1, len(importances), squeeze=False)[0], importances):
         ax.set_title(importance.evaluator, fontsize=9)
         if not importance.values:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 
 from tune_asr.results.experiment import Experiment, load_experiment
-from tune_asr.results.importance import param_importances
-from tune_asr.results.leaderboard import CSV_FILE, format_leaderboard, leaderboard
+from tune_asr.results.importance import param_importances, too_few_to_trust
+from tune_asr.results.leaderboard import format_leaderboard, leaderboard, write_leaderboard_csv
 from tune_asr.results.mlflow_log import log_results
 from tune_asr.results.plots import write_plots
 
@@ -34,10 +34,11 @@ def report(path: Path, *, mlflow: bool = True, tracking_uri: str | None = None,
     experiment = load_experiment(path)
     table = leaderboard(experiment)
     echo(format_leaderboard(experiment, table))
-    csv = experiment.path / CSV_FILE
-    table.to_csv(csv, index=False)
-    files = [csv, *write_plots(experiment, param_importances(experiment))]
+    importances = param_importances(experiment)
+    files = [write_leaderboard_csv(experiment, table), *write_plots(experiment, importances)]
     echo("\n" + "\n".join(f"Wrote {file}" for file in files))
+    if warning := too_few_to_trust(importances):
+        echo(f"Warning: parameter importance: {warning}")
     run_id = log_results(experiment, files, tracking_uri) if mlflow else None
     if run_id:
         echo(f"Logged them to MLflow run {run_id} (experiment {experiment.settings.name!r}, artifacts/results)")
