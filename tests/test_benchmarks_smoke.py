@@ -23,7 +23,7 @@ SMOKE = {
     "trial_startup": (["--storage", "{scratch}"], "| training function entered |"),
     "search_efficiency": ([], "Ratio TPE + ASHA / random"),
     "corpus_cache": ([], "data part of start-up (load_corpus)"),
-    "reused_trials": ([], "| train | 3 |"),
+    "reused_trials": (["--data", "{demo}"], "| train | 2 |"),
 }
 
 
@@ -34,7 +34,10 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_demo(tmp_path_factory.mktemp("smoke") / "demo", 12, seed=0, test_utterances=3, progress=False)
 
 
-@pytest.mark.parametrize("question", QUESTIONS)
+RAY_SMOKES = {"reused_trials", "ddp_scaling", "trial_startup"}  # they start Ray: part of the slow suite
+
+
+@pytest.mark.parametrize("question", [pytest.param(q, marks=pytest.mark.slow) if q in RAY_SMOKES else q for q in QUESTIONS])
 def test_benchmark_runs_in_smoke_mode(question: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
     assert question in SMOKE, f"benchmarks/{question}/run.py has no --smoke entry in SMOKE"
     arguments, expected = SMOKE[question]

@@ -100,6 +100,7 @@ def tied_search(tmp_path_factory: pytest.TempPathFactory) -> SearchSettings:
     return settings
 
 
+@pytest.mark.slow
 def test_leaderboard_mlflow_and_export_name_the_same_checkpoint(tied_search: SearchSettings) -> None:
     experiment = load_experiment(tied_search.experiment_dir)
     trial_of = {trial.params["rnn_type"]: trial for trial in experiment.trials}
@@ -122,6 +123,7 @@ def test_leaderboard_mlflow_and_export_name_the_same_checkpoint(tied_search: Sea
     assert Path(parent.data.tags[TAG_BEST_CHECKPOINT]) == winner
 
 
+@pytest.mark.slow
 def test_parent_run_sums_up_the_search(tied_search: SearchSettings) -> None:
     client = MlflowClient(tied_search.mlflow_uri)
     experiment_id = client.get_experiment_by_name(tied_search.name).experiment_id

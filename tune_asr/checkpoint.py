@@ -10,6 +10,7 @@ is refused before anything in it runs.
 from __future__ import annotations
 
 import pickle
+import pickletools
 from pathlib import Path
 from typing import Any
 
@@ -63,13 +64,24 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 
 
 def _refusal(path: Path) -> str:
-    """Name what the safe loader refused, without torch's advice to load the file unsafely."""
+    """Why the safe loader failed, in our words (never torch's advice to load the file unsafely):
+    the file holds Python objects a checkpoint never holds, or it is no checkpoint at all."""
     try:
         unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(path)  # reads the pickle, runs nothing
     except (OSError, ValueError, RuntimeError, pickle.UnpicklingError):
-        unsafe = []  # not a torch.save file at all
-    what = f"Python objects that a checkpoint never holds ({', '.join(unsafe)})" if unsafe else "more than tensors and plain values"
-    return f"{path}: refused to load: the file holds {what}; only checkpoints written by tune-asr are loaded"
+        unsafe = []  # not a torch.save file: perhaps a plain pickle
+    if unsafe or _plain_pickle_with_objects(path):
+        what = f"Python objects that a checkpoint never holds ({', '.join(unsafe)})" if unsafe else "more than tensors and plain values"
+        return f"{path}: refused to load: the file holds {what}; only checkpoints written by tune-asr are loaded"
+    return f"{path}: not readable as a checkpoint (not written by torch.save, or damaged)"
+
+
+def _plain_pickle_with_objects(path: Path) -> bool:
+    """A plain pickle that would import or build objects (what a hostile file does); parsed, never run."""
+    try:
+        return any(op.name in ("GLOBAL", "STACK_GLOBAL", "INST", "OBJ", "REDUCE") for op, _, _ in pickletools.genops(path.read_bytes()))
+    except (OSError, ValueError, EOFError):
+        return False
 
 
 def config_from_checkpoint(state: dict[str, Any]) -> TrainConfig:

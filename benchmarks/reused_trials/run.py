@@ -8,7 +8,7 @@ trial's start to the last report, the GPU's mean utilisation and idle share over
 the memory of reused processes (RSS and CUDA after a process's 2nd trial and after its last).
 
 Usage: python benchmarks/reused_trials/run.py SEARCH_DIR [...] [--utilisation CSV --gpus I [...]] [--plot PNG]
-       python benchmarks/reused_trials/run.py --smoke   (CI: a 4-trial CPU search of each runner, then the table)
+       python benchmarks/reused_trials/run.py --smoke --data DIR   (CI: a 2-trial CPU search with each runner, then the table)
 """
 
 from __future__ import annotations
@@ -109,19 +109,16 @@ def table(searches: list[Path], utilisation: Path | None, gpus: list[str] | None
         plot(series, plot_path)
 
 
-def smoke() -> None:
-    """Both runners on a tiny CPU search, then the table: keeps this script from rotting (CI)."""
-    from tune_asr.data.demo import make_demo
-
+def smoke(data: Path) -> None:
+    """Both runners on a tiny CPU search of ``data``, then the table: keeps this script from rotting (CI)."""
     root = Path(tempfile.mkdtemp(prefix="reused_smoke_"))
-    make_demo(root / "data", 16, seed=0, test_utterances=0, progress=False)
     space = root / "space.yaml"
     space.write_text("unit: grapheme\nn_mels: 40\nconv_channels: 4\nrnn_layers: 1\nrnn_hidden: 16\nbatch_size: 8\n"
                      "epochs: 1\nlr: {loguniform: {low: 1.0e-3, high: 1.0e-2}}\n", encoding="utf-8")
     searches = []
     for runner in ("auto", "train"):
-        subprocess.run([sys.executable, "-m", "tune_asr.search", "--data", str(root / "data"), "--space", str(space),
-                        "--trials", "3", "--scheduler", "fifo", "--trial-runner", runner, "--storage", str(root),
+        subprocess.run([sys.executable, "-m", "tune_asr.search", "--data", str(data), "--space", str(space),
+                        "--trials", "2", "--scheduler", "fifo", "--trial-runner", runner, "--storage", str(root),
                         "--name", runner], check=True, stdout=subprocess.DEVNULL)
         searches.append(root / runner)
     table(searches, None, None, None)
@@ -134,9 +131,10 @@ def main() -> None:
     parser.add_argument("--gpus", nargs="+", help="the GPU index of each search, in order")
     parser.add_argument("--plot", type=Path, help="PNG of GPU utilisation over time, one panel per search")
     parser.add_argument("--smoke", action="store_true", help="run two tiny CPU searches and report them")
+    parser.add_argument("--data", type=Path, help="with --smoke: a small NSML corpus")
     args = parser.parse_args()
     if args.smoke:
-        smoke()
+        smoke(args.data)
     else:
         table(args.searches, args.utilisation, args.gpus, args.plot)
 
