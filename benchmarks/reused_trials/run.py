@@ -14,16 +14,17 @@ Usage: python benchmarks/reused_trials/run.py SEARCH_DIR [...] [--utilisation CS
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import statistics
 import subprocess
 import sys
 import tempfile
-from datetime import datetime
 from pathlib import Path
 
 from tune_asr.results import load_experiment
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "trial_startup"))
+from trial_overhead import add_utilisation_arguments, plot, samples  # noqa: E402  (one reader of nvidia-smi samples)
 
 
 def trial_rows(search: Path) -> list[dict]:
@@ -44,17 +45,6 @@ def trial_rows(search: Path) -> list[dict]:
     return sorted(found, key=lambda r: r["start"])
 
 
-def samples(path: Path, gpu: str, start: float, end: float) -> list[tuple[float, float]]:
-    """(unix time, utilisation %) of ``gpu`` between ``start`` and ``end``."""
-    found = []
-    with open(path, encoding="utf-8") as handle:
-        for index, stamp, percent in csv.reader(handle, skipinitialspace=True):
-            when = datetime.strptime(stamp, "%Y/%m/%d %H:%M:%S.%f").timestamp()
-            if index == gpu and start <= when <= end:
-                found.append((when, float(percent.split()[0])))
-    return found
-
-
 def memory_growth(rows: list[dict]) -> str:
     """Per process: memory after its 2nd trial against after its last (reused processes must not grow)."""
     by_pid: dict[int, list[dict]] = {}
@@ -67,24 +57,6 @@ def memory_growth(rows: list[dict]) -> str:
     second, last = longest[1], longest[-1]
     cuda = f", CUDA {second['cuda_mb']:.0f}->{last['cuda_mb']:.0f} MB" if math.isfinite(second["cuda_mb"]) else ""
     return f"{served} trials: RSS {second['rss_mb']:.0f}->{last['rss_mb']:.0f} MB{cuda}"
-
-
-def plot(series: dict[str, list[tuple[float, float]]], path: Path) -> None:
-    """GPU utilisation over time, one panel per search, each from its first sample."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(len(series), 1, figsize=(8, 1.8 * len(series) + 0.6), sharex=True, squeeze=False)
-    for axis, (name, points) in zip(axes[:, 0], series.items()):
-        start = points[0][0] if points else 0.0
-        axis.fill_between([t - start for t, _ in points], [u for _, u in points], step="post", alpha=0.6)
-        axis.set(ylabel="GPU %", ylim=(0, 105), title=name)
-    axes[-1, 0].set_xlabel("seconds since the search's first trial started")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    print(f"Wrote {path}")
 
 
 def table(searches: list[Path], utilisation: Path | None, gpus: list[str] | None, plot_path: Path | None) -> None:
@@ -127,9 +99,7 @@ def smoke(data: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("searches", nargs="*", type=Path)
-    parser.add_argument("--utilisation", type=Path, help="nvidia-smi CSV: index, timestamp, utilization.gpu")
-    parser.add_argument("--gpus", nargs="+", help="the GPU index of each search, in order")
-    parser.add_argument("--plot", type=Path, help="PNG of GPU utilisation over time, one panel per search")
+    add_utilisation_arguments(parser)
     parser.add_argument("--smoke", action="store_true", help="run two tiny CPU searches and report them")
     parser.add_argument("--data", type=Path, help="with --smoke: a small NSML corpus")
     args = parser.parse_args()

@@ -62,12 +62,17 @@ def plot(series: dict[str, list[tuple[float, float]]], path: Path, xlabel: str =
     print(f"Wrote {path}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("searches", nargs="+", type=Path)
+def add_utilisation_arguments(parser: argparse.ArgumentParser) -> None:
+    """--utilisation, --gpus and --plot: the GPU samples that go with the searches, and their plot."""
     parser.add_argument("--utilisation", type=Path, help="nvidia-smi CSV: index, timestamp, utilization.gpu")
     parser.add_argument("--gpus", nargs="+", help="the GPU index of each search, in order")
     parser.add_argument("--plot", type=Path, help="PNG of GPU utilisation over time, one panel per search")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("searches", nargs="+", type=Path)
+    add_utilisation_arguments(parser)
     args = parser.parse_args()
     print("| search | trials | start-up s (median, range) | of which spawn s | data s | trials/hour | GPU busy % | GPU idle share |")
     print("|---|---|---|---|---|---|---|---|")
