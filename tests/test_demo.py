@@ -84,7 +84,7 @@ def test_synthesis_failure_names_sentence_and_stderr(monkeypatch: pytest.MonkeyP
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(RuntimeError, match="라디오 켜 줘.*voice exploded"):
-        demo.espeak(demo.Utterance(tmp_path / "x", "라디오 켜 줘.", "m1", 160, 50))
+        demo.espeak(demo.PlannedUtterance(tmp_path / "x", "라디오 켜 줘.", "m1", 160, 50))
 
 
 def test_missing_espeak_explains_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -47,7 +47,7 @@ INSTALL_HINT = (
 
 
 @dataclass(frozen=True)
-class Utterance:
+class PlannedUtterance:
     """One file to synthesise: decided in the parent so the corpus depends on the seed alone."""
 
     path: Path
@@ -57,10 +57,10 @@ class Utterance:
     pitch: int
 
 
-def plan(directory: Path, prefix: str, count: int, rng: random.Random) -> list[Utterance]:
+def plan(directory: Path, prefix: str, count: int, rng: random.Random) -> list[PlannedUtterance]:
     """Draw sentence and voice parameters for ``count`` files named ``<prefix>_000000`` ..."""
     return [
-        Utterance(
+        PlannedUtterance(
             path=directory / f"{prefix}_{i:06d}",
             text=sample_sentence(rng),
             voice=rng.choice(VOICES),
@@ -71,7 +71,7 @@ def plan(directory: Path, prefix: str, count: int, rng: random.Random) -> list[U
     ]
 
 
-def espeak(utt: Utterance) -> bytes:
+def espeak(utt: PlannedUtterance) -> bytes:
     """Run espeak-ng and return its WAV bytes; a failure names the sentence and espeak's stderr."""
     voice = ["-v", f"ko+{utt.voice}", "-s", str(utt.speed), "-p", str(utt.pitch)]
     result = subprocess.run(["espeak-ng", *voice, "--stdout", utt.text], capture_output=True)
@@ -92,7 +92,7 @@ def wav_to_pcm16k(wav_bytes: bytes) -> bytes:
     return resampled.round().clamp(-32768, 32767).to(torch.int16).numpy().astype("<i2").tobytes()
 
 
-def synthesise(utt: Utterance) -> int:
+def synthesise(utt: PlannedUtterance) -> int:
     """Write one utterance's PCM file (in a worker process) and return its number of samples."""
     pcm = wav_to_pcm16k(espeak(utt))
     utt.path.write_bytes(pcm)
@@ -104,7 +104,7 @@ def _init_worker() -> None:
     torch.set_num_threads(1)
 
 
-def write_labels(path: Path, utterances: list[Utterance]) -> None:
+def write_labels(path: Path, utterances: list[PlannedUtterance]) -> None:
     """Write the NSML label CSV (header ``filename,text``), quoting only where CSV needs it."""
     with path.open("w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
