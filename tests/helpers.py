@@ -6,7 +6,11 @@ Test modules import from here, never from each other, so that each one can be re
 from __future__ import annotations
 
 import csv
+import os
 import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -65,3 +69,24 @@ def runs(storage: Path, name: str) -> tuple[list, list]:
 def refuse_ray(*args, **kwargs) -> None:
     """Stands in for ``ray.init`` where bad input must be refused before Ray starts."""
     raise AssertionError("Ray must not start for bad input")
+
+
+def start_search(args: list[str], env: dict[str, str], num_cpus: int | None) -> subprocess.Popen:
+    """``main(args)`` in a subprocess (its own process group) on a fresh ``num_cpus`` Ray (None: ``main``
+    decides, e.g. ``--address``)."""
+    start = f"init_ray(num_cpus={num_cpus}); " if num_cpus else ""
+    code = f"import sys; from tune_asr.search import init_ray, main; {start}sys.exit(main({args!r}))"
+    return subprocess.Popen([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1], env={**os.environ, **env},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
+def run_search(args: list[str], env: dict[str, str], timeout: float, num_cpus: int | None = 1) -> subprocess.CompletedProcess:
+    """:func:`start_search`, killed with its process group at ``timeout``."""
+    process = start_search(args, env, num_cpus)
+    try:
+        out, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        out, _ = process.communicate()
+        pytest.fail(f"search did not finish in {timeout} s:\n{out[-5000:]}")
+    return subprocess.CompletedProcess(process.args, process.returncode, out, "")

@@ -23,7 +23,7 @@ SMOKE = {
     "trial_startup": (["--storage", "{scratch}"], "| training function entered |"),
     "search_efficiency": ([], "Ratio TPE + ASHA / random"),
     "corpus_cache": ([], "data part of start-up (load_corpus)"),
-    "reused_trials": (["--data", "{demo}"], "| train | 2 |"),
+    "reused_trials": (["--data", "{demo}"], "| reused | 3 |"),
 }
 
 

@@ -17,7 +17,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -27,13 +26,13 @@ import ray
 from mlflow import MlflowClient
 from ray.tune import ExperimentAnalysis
 
-from tests.helpers import KOSPEECH_LABELS, SENTENCES, refuse_ray, runs, tiny_space, write_nsml
+from tests.helpers import KOSPEECH_LABELS, SENTENCES, refuse_ray, run_search, runs, start_search, tiny_space, write_nsml
 from trainables.faults import FAULTS_ENV
 from tune_asr.config import TrainConfig
 from tune_asr.data import corpus as corpus_module
 from tune_asr.data.audio import read_pcm
 from tune_asr.data.corpus import load_corpus
-from tune_asr.search import REPO_ROOT, main
+from tune_asr.search import main
 from tune_asr.tracking import TAG_FAILURE, TAG_TRIAL
 
 SEARCH_TIMEOUT_S = 420
@@ -189,27 +188,6 @@ def test_bad_flags_fail_before_ray_starts_naming_the_flag(
 # ---- faults in a real search (one subprocess, bounded) ------------------------------------------------------
 
 
-def start_search(args: list[str], env: dict[str, str], num_cpus: int | None) -> subprocess.Popen:
-    """``main(args)`` in a subprocess (its own process group) on a fresh ``num_cpus`` Ray (None: ``main``
-    decides, e.g. ``--address``)."""
-    start = f"init_ray(num_cpus={num_cpus}); " if num_cpus else ""
-    code = f"import sys; from tune_asr.search import init_ray, main; {start}sys.exit(main({args!r}))"
-    return subprocess.Popen([sys.executable, "-c", code], cwd=REPO_ROOT, env={**os.environ, **env},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-
-
-def run_search(args: list[str], env: dict[str, str], timeout: float, num_cpus: int | None = 1) -> subprocess.CompletedProcess:
-    """:func:`start_search`, killed with its process group at ``timeout``."""
-    process = start_search(args, env, num_cpus)
-    try:
-        out, _ = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        out, _ = process.communicate()
-        pytest.fail(f"search did not finish in {timeout} s:\n{out[-5000:]}")
-    return subprocess.CompletedProcess(process.args, process.returncode, out, "")
-
-
 @pytest.fixture(scope="module")
 def fault_search(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = tmp_path_factory.mktemp("faults")
@@ -303,6 +281,7 @@ def test_killed_worker_resumes_from_its_last_checkpoint_without_losing_epochs(fa
 # ---- a driver killed with SIGKILL, then --resume ------------------------------------------------------------
 
 RESUME_LR = "{choice: [1.0e-2, 3.0e-2]}"  # both train
+RESUME_EPOCHS = 6  # trials in reused processes are quick: long enough that the kill finds one mid-run
 
 
 def wait_for(condition, timeout: float, process: subprocess.Popen) -> None:
@@ -343,8 +322,8 @@ def child_statuses(storage: Path, name: str) -> dict[str, str]:
 @pytest.mark.slow
 def test_driver_killed_with_sigkill_resumes_to_all_trials_without_duplicate_runs(tmp_path: Path) -> None:
     space = tmp_path / "space.yaml"
-    space.write_text(tiny_space(RESUME_LR, epochs=2), encoding="utf-8")
-    data = write_nsml(tmp_path / "data", [SENTENCES[i % len(SENTENCES)] for i in range(12)])
+    space.write_text(tiny_space(RESUME_LR, epochs=RESUME_EPOCHS), encoding="utf-8")
+    data = write_nsml(tmp_path / "data", [SENTENCES[i % len(SENTENCES)] for i in range(24)])
     storage, name, db = tmp_path / "results", "killed", tmp_path / "results" / "mlflow.db"
     args = ["--data", str(data), "--space", str(space), "--trials", "3", "--seed", "0", "--workers-per-trial", "1",
             "--scheduler", "fifo", "--storage", str(storage), "--name", name]
@@ -370,7 +349,7 @@ def test_driver_killed_with_sigkill_resumes_to_all_trials_without_duplicate_runs
     for run in children:  # epochs contiguous; trials finished before the kill kept their results unchanged
         trial = run.data.tags[TAG_TRIAL]
         steps = [(m.step, m.value) for m in client.get_metric_history(run.info.run_id, "val_cer")]
-        assert [step for step, _ in steps] == [1, 2]
+        assert [step for step, _ in steps] == list(range(1, RESUME_EPOCHS + 1))
         if trial in finished_before:
             assert steps == history[trial]
 

@@ -115,7 +115,6 @@ def test_importance_ranks_the_parameter_that_decides_cer(tiny_search: Path) -> N
     """Eight made-up trials where lr alone decides the CER and dropout is noise."""
     experiment = load_experiment(tiny_search)
     distributions = {"lr": CategoricalDistribution([1e-2, 1e-7]), "dropout": FloatDistribution(0.0, 0.3)}
-    template = experiment.trials[0]
     rng = np.random.default_rng(0)
     trials = []
     for i in range(8):

@@ -22,7 +22,7 @@ from ray.tune import ExperimentAnalysis
 
 from trainables.resources import TRIAL_DRIVER_CPU, TrialResources
 from trainables.train_run import scaling_config
-from tests.helpers import SPACE, needs_espeak, refuse_ray, runs, tiny_space
+from tests.helpers import SENTENCES, SPACE, needs_espeak, refuse_ray, run_search, runs, tiny_space, write_nsml
 from tune_asr.data.demo import make_demo
 from tune_asr.results import leaderboard, load_experiment
 from tune_asr.results.experiment import BUDGET_STOPPED, FINISHED
@@ -240,17 +240,12 @@ def test_trials_that_choose_their_own_workers_mix_reused_processes_and_ddp_runs(
 @pytest.mark.slow
 def test_a_reused_process_does_not_grow_over_twenty_trials(tmp_path: Path) -> None:
     """Memory of one process serving 20 trials in a row: RSS after the last within 10% of after the 2nd."""
-    from tests.helpers import SENTENCES, write_nsml
-
     data = write_nsml(tmp_path / "data", [SENTENCES[i % len(SENTENCES)] for i in range(12)])
     space = tmp_path / "space.yaml"
     space.write_text(tiny_space("{loguniform: {low: 1.0e-3, high: 1.0e-2}}", epochs=1), encoding="utf-8")
-    init_ray(num_cpus=1)  # one trial at a time: one process serves them all
-    try:
-        assert main(["--data", str(data), "--space", str(space), "--trials", "20", "--scheduler", "fifo",
-                     "--storage", str(tmp_path), "--name", "memory"]) == 0
-    finally:
-        ray.shutdown()
+    done = run_search(["--data", str(data), "--space", str(space), "--trials", "20", "--scheduler", "fifo",  # a Ray of
+                       "--storage", str(tmp_path), "--name", "memory"], {}, 600, num_cpus=1)  # 1 CPU: one process
+    assert done.returncode == 0, done.stdout[-3000:]
     trials = sorted(ExperimentAnalysis(str(tmp_path / "memory")).trials, key=lambda t: t.last_result["trial_started"])
     assert len(trials) == 20 and len({t.last_result["pid"] for t in trials}) == 1
     assert [t.last_result["reused_process"] for t in trials] == [0] + [1] * 19

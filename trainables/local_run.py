@@ -3,7 +3,9 @@
 What a process already has stays for the next trial it serves: torch, the CUDA context and the
 loaded corpus (kept per data folder and :data:`tune_asr.config.DATA_FIELDS`). Each epoch writes
 the core's own checkpoint (``checkpoint.pt``) under the trial's run folder and reports its path,
-exactly as a Ray Train run does, so results, MLflow and ``export-best`` read both alike.
+exactly as a Ray Train run does, so results, MLflow and ``export-best`` read both alike. A retried
+or resumed trial continues from the latest of those files, as a Train run continues from its own
+storage: Tune keeps no checkpoint of its own, so no snapshot of its state can point at a stale one.
 """
 
 from __future__ import annotations
@@ -47,6 +49,12 @@ def checkpoint_dir(run_dir: Path, epoch: int) -> Path:
     return run_dir / f"checkpoint_epoch_{epoch:04d}"
 
 
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    """The checkpoint of the trial's latest saved epoch, if it saved any (written whole, then renamed)."""
+    saved = sorted(run_dir.glob(f"checkpoint_epoch_*/{CHECKPOINT_FILE}"))
+    return saved[-1] if saved else None
+
+
 class LocalRun:
     """Model, optimiser and schedule of one trial in this process; :meth:`next_result` trains an epoch."""
 
@@ -64,7 +72,6 @@ class LocalRun:
         corpus = shared_corpus(data_dir, config, strict)
         loaded = time.time()
         self.trainer = Trainer(config, corpus, device)
-        self.epochs = self.trainer.epochs(progress=False)
         self.started = started
         self.timings: dict[str, Any] = {
             "trial_started": started,  # unix time: a fresh process's first import, or the reuse
@@ -74,17 +81,11 @@ class LocalRun:
             "utterances": len(corpus.train) + len(corpus.val),
             "resumed_after_epoch": 0,
         }
-
-    def restore(self, checkpoint_file: Path) -> None:
-        """Continue from a checkpoint this trial wrote (a retry, or a resumed search)."""
-        self.trainer.restore(load_checkpoint(checkpoint_file))
-        self.timings["resumed_after_epoch"] = self.trainer.history[-1].epoch if self.trainer.history else 0
-
-    @property
-    def latest_checkpoint(self) -> Path | None:
-        if not self.trainer.history:
-            return None
-        return checkpoint_dir(self.run_dir, self.trainer.history[-1].epoch) / CHECKPOINT_FILE
+        latest = latest_checkpoint(run_dir)
+        if latest is not None:  # a retry, or a resumed search: continue where this trial's files end
+            self.trainer.restore(load_checkpoint(latest))
+            self.timings["resumed_after_epoch"] = self.trainer.history[-1].epoch
+        self.epochs = self.trainer.epochs(progress=False)
 
     def next_result(self) -> dict[str, Any]:
         """Train one epoch, save its checkpoint, and return the epoch's report.
@@ -93,7 +94,10 @@ class LocalRun:
         """
         if "startup_seconds" not in self.timings:  # from the trial's start to its first training step
             self.timings["startup_seconds"] = time.time() - self.started
-        record: EpochRecord = next(self.epochs)
+        record: EpochRecord | None = next(self.epochs, None)
+        if record is None:  # restored after its last epoch (the driver died before Tune saw the end): say it again
+            record = self.trainer.history[-1]
+            return {**record.to_dict(), **self.timings, "checkpoint_path": str(checkpoint_dir(self.run_dir, record.epoch)), **_memory()}
         if self.faults:
             self.faults.at_epoch_end(record.epoch)
         directory = checkpoint_dir(self.run_dir, record.epoch)

@@ -9,7 +9,6 @@ each epoch's report (with ``checkpoint_path`` added) through a Ray queue to :met
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 from typing import Any
 

@@ -80,14 +80,12 @@ class AsrTrial(tune.Trainable):
         return result
 
     def save_checkpoint(self, checkpoint_dir: str) -> dict[str, Any]:
-        """Tune's checkpoint is a pointer: the run's own checkpoint (today's format) is written each epoch."""
-        latest = self.run.latest_checkpoint if isinstance(self.run, LocalRun) else None
-        return {"checkpoint_file": str(latest) if latest else None}
+        """Tune asks for one at times (the end of a trial it has retried). The run's own files are the
+        checkpoint, written each epoch; this only records how far the trial got."""
+        return {"trial_id": self.trial_id}
 
     def load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """A local run continues from the pointed-to checkpoint; a Train run resumes from its own storage."""
-        if isinstance(self.run, LocalRun) and checkpoint.get("checkpoint_file"):
-            self.run.restore(Path(checkpoint["checkpoint_file"]))
+        """Nothing to load: the run continued from its own latest checkpoint as it started."""
 
     def cleanup(self) -> None:
         self._close()

@@ -13,7 +13,6 @@ answer at once, before anything starts.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import socket
@@ -202,7 +201,6 @@ def build_tuner(settings: SearchSettings, space: SearchSpace, concurrency: int |
     running at most ``concurrency`` trials at once (None: trials choose their resources, and a
     :class:`~trainables.pacing.ResourceLimiter` starts each when it fits the ``cluster``)."""
     import optuna
-    import ray
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
     from ray.tune.search.optuna import OptunaSearch
@@ -249,8 +247,8 @@ def build_tuner(settings: SearchSettings, space: SearchSpace, concurrency: int |
             name=settings.name,
             storage_path=settings.storage,
             callbacks=[tracker, NoRetryOnDivergence()],
-            failure_config=tune.FailureConfig(max_failures=1),  # the retry resumes from the trial's last checkpoint
-            checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=1, num_to_keep=1),  # a pointer per epoch
+            # A retry (or --resume) continues from the trial's own latest checkpoint (trainables.local_run, train_run).
+            failure_config=tune.FailureConfig(max_failures=1),
             progress_reporter=LiveView(settings, space),
             verbose=1,
         ),
@@ -351,8 +349,9 @@ def run(settings: SearchSettings, space: SearchSpace, address: str | None, resum
     from tune_asr.live_view import quiet_ray_startup
 
     quiet_ray_startup(local_cluster=not ray.is_initialized() and not (address or os.environ.get("RAY_ADDRESS")))
-    # Each epoch's checkpoint (a pointer) forces a state snapshot on purpose: a killed driver resumes exactly.
-    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    # Tune's state is saved at most every 10 s by default; trials in reused processes start in under a
+    # second, and one started since the last save would be lost (and run again) if the driver died.
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "0")
     started_here = not ray.is_initialized()
     if started_here:
         init_ray(address)

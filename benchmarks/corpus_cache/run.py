@@ -30,7 +30,6 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from multiprocessing import get_context
 from pathlib import Path
 

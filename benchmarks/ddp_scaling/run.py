@@ -61,7 +61,7 @@ def main() -> None:
         resources = TrialResources(gpus_per_trial=workers) if args.gpu else TrialResources(workers_per_trial=workers, cpus_per_worker=1)
         rows.append(run(args.data, config, resources, args.storage))
     base = rows[0]["audio_s_per_s"]
-    print(f"\n| workers | audio-s/s (last epoch) | speed-up vs first row | epoch s | start-up s |\n|---|---|---|---|---|")
+    print("\n| workers | audio-s/s (last epoch) | speed-up vs first row | epoch s | start-up s |\n|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['workers']} | {r['audio_s_per_s']:,.0f} | {r['audio_s_per_s'] / base:.2f}× | {r['epoch_seconds']:.1f} | {r['startup_seconds']:.1f} |")
     if args.json:

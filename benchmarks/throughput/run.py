@@ -306,7 +306,7 @@ def main() -> None:
           f"vocabulary {len(corpus.vocab)}, batch {config.batch_size}, {torch.cuda.get_device_name() if device.type == 'cuda' else 'cpu'}")
     del corpus
     rows = [in_own_process(loop, args) for loop in (seed_loop, our_loop, model_alone)]
-    print(f"\n| loop | audio-s/s | utt/s | peak GiB | vs seed | vs model alone |\n|---|---|---|---|---|---|")
+    print("\n| loop | audio-s/s | utt/s | peak GiB | vs seed | vs model alone |\n|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['loop']} | {r['audio_s_per_s']:,.0f} | {r['utt_per_s']:,.1f} | {r['peak_gib']:.1f} | "
               f"{r['audio_s_per_s'] / rows[0]['audio_s_per_s']:.2f}× | {r['audio_s_per_s'] / rows[2]['audio_s_per_s']:.0%} |")
