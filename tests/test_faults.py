@@ -449,14 +449,16 @@ def test_existing_two_node_cluster_runs_trials_on_both_nodes_with_shared_storage
         data = write_nsml(tmp_path / "data", [SENTENCES[i % len(SENTENCES)] for i in range(12)])
         storage = tmp_path / "results"
         args = ["--address", address, "--data", str(data), "--space", str(space), "--trials", "3", "--scheduler", "fifo",
-                "--workers-per-trial", "1", "--storage", str(storage), "--name", "cluster"]
+                "--workers-per-trial", "1", "--cpus-per-worker", "1.5", "--storage", str(storage), "--name", "cluster"]
         refused = run_search(args, env, 120, num_cpus=None)
         assert refused.returncode == 2 and "2 nodes" in refused.stdout and "--shared-storage" in refused.stdout
         done = run_search([*args, "--shared-storage"], env, 300, num_cpus=None)  # one machine: the path is shared
         assert done.returncode == 0, done.stdout[-5000:]
         trials = ExperimentAnalysis(str(storage / "cluster")).trials
         assert len(trials) == 3 and all(t.status == "TERMINATED" for t in trials)
-        assert len({t.last_result["node_id"] for t in trials}) == 2  # 3 one-CPU trials on two 2-CPU nodes use both
+        # 1.5-CPU trials on two 2-CPU nodes: the first two run at once, one on each node (a reused
+        # process may then serve the third on either)
+        assert len({t.last_result["node_id"] for t in trials}) == 2
     finally:
         for node in reversed(nodes):
             stop_node(node)
