@@ -5,7 +5,8 @@ loaded corpus (kept per data folder and :data:`tune_asr.config.DATA_FIELDS`). Ea
 the core's own checkpoint (``checkpoint.pt``) under the trial's run folder and reports its path,
 exactly as a Ray Train run does, so results, MLflow and ``export-best`` read both alike. A retried
 or resumed trial continues from the latest of those files, as a Train run continues from its own
-storage: Tune keeps no checkpoint of its own, so no snapshot of its state can point at a stale one.
+storage. Epochs that file holds but the driver never recorded (it died between the two) are
+reported again before training goes on: :meth:`LocalRun.replay_after`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import gc
 import shutil
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from pathlib import Path
 from typing import Any
 
@@ -85,25 +86,32 @@ class LocalRun:
         if latest is not None:  # a retry, or a resumed search: continue where this trial's files end
             self.trainer.restore(load_checkpoint(latest))
             self.timings["resumed_after_epoch"] = self.trainer.history[-1].epoch
+        self.replays: deque[EpochRecord] = deque(self.trainer.history)  # until Tune says what it recorded
         self.epochs = self.trainer.epochs(progress=False)
+
+    def replay_after(self, recorded_epoch: int) -> None:
+        """Tune recorded this trial up to ``recorded_epoch``: report the later restored epochs again first."""
+        self.replays = deque(record for record in self.trainer.history if record.epoch > recorded_epoch)
 
     def next_result(self) -> dict[str, Any]:
         """Train one epoch, save its checkpoint, and return the epoch's report.
 
         A diverged epoch (NaN or infinite loss) raises :class:`TrainingDiverged` from the core.
         """
+        if self.replays:
+            return self._report(self.replays.popleft())
         if "startup_seconds" not in self.timings:  # from the trial's start to its first training step
             self.timings["startup_seconds"] = time.time() - self.started
-        record: EpochRecord | None = next(self.epochs, None)
-        if record is None:  # restored after its last epoch (the driver died before Tune saw the end): say it again
-            record = self.trainer.history[-1]
-            return {**record.to_dict(), **self.timings, "checkpoint_path": str(checkpoint_dir(self.run_dir, record.epoch)), **_memory()}
+        record = next(self.epochs)
         if self.faults:
             self.faults.at_epoch_end(record.epoch)
-        directory = checkpoint_dir(self.run_dir, record.epoch)
-        save_checkpoint(directory, self.trainer.state())
+        save_checkpoint(checkpoint_dir(self.run_dir, record.epoch), self.trainer.state())
         self._drop_old_checkpoints()
-        return {**record.to_dict(), **self.timings, "checkpoint_path": str(directory), **_memory()}
+        return self._report(record)
+
+    def _report(self, record: EpochRecord) -> dict[str, Any]:
+        return {**record.to_dict(), **self.timings, "checkpoint_path": str(checkpoint_dir(self.run_dir, record.epoch)),
+                **_memory()}
 
     def _drop_old_checkpoints(self) -> None:
         """Keep the best :data:`CHECKPOINTS_KEPT` epochs by val_cer (the latest of ties) and the latest."""

@@ -21,7 +21,7 @@ from trainables.divergence import raise_if_diverged
 from trainables.local_run import CHECKPOINTS_KEPT
 from trainables.resources import TrialResources
 from trainables.worker import train_loop_per_worker, worker_spec
-from tune_asr.metrics import METRIC
+from tune_asr.metrics import METRIC, MODE
 
 POLL_SECONDS = 1.0
 ABORT_WAIT_SECONDS = 60.0
@@ -62,7 +62,7 @@ class TrainRun:
             run_config=RunConfig(
                 name=run_name, storage_path=train_storage, callbacks=[_ForwardReports(self.queue)],
                 checkpoint_config=CheckpointConfig(
-                    num_to_keep=CHECKPOINTS_KEPT, checkpoint_score_attribute=METRIC, checkpoint_score_order="min"),
+                    num_to_keep=CHECKPOINTS_KEPT, checkpoint_score_attribute=METRIC, checkpoint_score_order=MODE),
             ),
         )
         self.thread = threading.Thread(target=self._fit, args=(trainer,), name=f"train-{run_name}", daemon=True)

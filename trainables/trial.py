@@ -28,8 +28,6 @@ from trainables.train_run import TrainRun
 from tune_asr.config import TrainConfig
 from tune_asr.training import TrainingDiverged
 
-MODE = "min"  # of METRIC, the validation CER
-
 
 class AsrTrial(tune.Trainable):
     """One configuration per trial; ``step`` returns one epoch's report (``done`` after the last epoch)."""
@@ -51,6 +49,7 @@ class AsrTrial(tune.Trainable):
         values, _ = split_config(config)
         train_config = TrainConfig.from_dict(values)  # a bad combination fails here, before any training
         self.epochs = train_config.epochs
+        self.reported_epoch = 0
         self.diverged: TrainingDiverged | None = None
         self.run_dir = Path(self.train_storage) / self.trial_id
         resources = self.resources.for_config(config)
@@ -77,15 +76,21 @@ class AsrTrial(tune.Trainable):
             self.diverged = TrainingDiverged(result.get("diverged_reason", "diverged"), result.get("epoch", 0))
             return result
         result["done"] = result["epoch"] >= self.epochs
+        self.reported_epoch = result["epoch"]
         return result
 
     def save_checkpoint(self, checkpoint_dir: str) -> dict[str, Any]:
-        """Tune asks for one at times (the end of a trial it has retried). The run's own files are the
-        checkpoint, written each epoch; this only records how far the trial got."""
-        return {"trial_id": self.trial_id}
+        """Tune takes one after every result (``checkpoint_frequency=1``), so its saved state names the
+        last epoch it recorded. The run's own files hold the weights."""
+        return {"trial_id": self.trial_id, "epoch": self.reported_epoch}
 
     def load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Nothing to load: the run continued from its own latest checkpoint as it started."""
+        """The run already continued from its own latest file; report what Tune had not recorded.
+
+        A Train run's controller resumes from its own storage and is left to it.
+        """
+        if isinstance(self.run, LocalRun):
+            self.run.replay_after(checkpoint.get("epoch", 0))
 
     def cleanup(self) -> None:
         self._close()

@@ -30,7 +30,7 @@ from ray.tune import ProgressReporter
 from ray.tune.experiment import Trial
 
 from tune_asr.best_checkpoint import best_trial
-from tune_asr.metrics import METRIC
+from tune_asr.metrics import METRIC, MODE
 from tune_asr.search_space import Categorical, Fixed, IntRange, Param, SearchSpace
 from tune_asr.short_names import abbreviations
 from tune_asr.settings import SearchSettings
@@ -280,7 +280,7 @@ def _epoch(trial: Trial) -> int:
 
 def _best(trial: Trial) -> dict[str, float] | None:
     """The trial's lowest ``val_cer`` so far, from Tune's own summary of its results (``metric_analysis``)."""
-    value = trial.metric_analysis.get(METRIC, {}).get("min")
+    value = trial.metric_analysis.get(METRIC, {}).get(MODE)
     return {METRIC: value} if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 

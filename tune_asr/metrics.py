@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import Levenshtein
 
 METRIC = "val_cer"  # the validation CER every epoch reports: what the search minimises and exports choose by
+MODE = "min"  # of METRIC: lower is better
 
 
 def char_errors(reference: str, hypothesis: str) -> tuple[int, int]:

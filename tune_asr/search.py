@@ -206,9 +206,9 @@ def build_tuner(settings: SearchSettings, space: SearchSpace, concurrency: int |
     from ray.tune.search.optuna import OptunaSearch
 
     from trainables.divergence import NoRetryOnDivergence
-    from trainables.trial import MODE, make_trainable
+    from trainables.trial import make_trainable
     from tune_asr.live_view import LiveView
-    from tune_asr.metrics import METRIC
+    from tune_asr.metrics import METRIC, MODE
     from tune_asr.tracking import MLflowTracker
 
     trainable = make_trainable(settings.data, settings.resources, settings.experiment_dir / "train_runs", settings.strict,
@@ -247,8 +247,10 @@ def build_tuner(settings: SearchSettings, space: SearchSpace, concurrency: int |
             name=settings.name,
             storage_path=settings.storage,
             callbacks=[tracker, NoRetryOnDivergence()],
-            # A retry (or --resume) continues from the trial's own latest checkpoint (trainables.local_run, train_run).
+            # A retry (or --resume) continues from the trial's own latest checkpoint (trainables.local_run, train_run);
+            # Tune's checkpoint after each result only records how far it got (tiny, so all are kept).
             failure_config=tune.FailureConfig(max_failures=1),
+            checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=1),
             progress_reporter=LiveView(settings, space),
             verbose=1,
         ),
