@@ -18,6 +18,7 @@ QUESTIONS = sorted(path.parent.name for path in BENCHMARKS.glob("*/run.py"))
 # and a line its output must hold
 SMOKE = {
     "throughput": (["--data", "{demo}"], "| model alone (random features, bf16) |"),
+    "augmentation": (["--data", "{demo}"], "| augmented | "),
     "inference_rtf": (["--data", "{demo}"], "| CPU, "),
     "ddp_scaling": (["--data", "{demo}", "--storage", "{scratch}"], "| 1 | "),
     "trial_startup": (["--storage", "{scratch}"], "| training function entered |"),

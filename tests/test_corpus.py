@@ -8,6 +8,7 @@ from tests.helpers import KOSPEECH_LABELS, SENTENCES, write_nsml
 from tune_asr.config import TrainConfig
 from tune_asr.data.audio import read_audio_folder
 from tune_asr.data.corpus import DataError, check_corpus, load_corpus
+from tune_asr.data.speakers import read_speakers, speaker_path, write_speakers
 
 CONFIG = TrainConfig(max_seconds=5.0)
 
@@ -90,3 +91,37 @@ def test_entries_that_are_not_regular_files_are_reported(nsml_dir: Path) -> None
     assert found["dangling"] == "not a regular file (a dangling symbolic link)"
     assert "idx_000002" not in found
     assert sorted(check_corpus(nsml_dir, CONFIG).problems) == sorted(corpus.report.problems)
+
+
+def _with_speakers(root: Path, count: int, voices: list[str]) -> Path:
+    """An NSML folder whose files are spoken in turn by ``voices`` (listed in train/train_speaker)."""
+    data = write_nsml(root, [SENTENCES[i % len(SENTENCES)] + f" {i % 7}" for i in range(count)])
+    write_speakers(speaker_path(data), [(f"idx_{i:06d}", voices[i % len(voices)]) for i in range(count)])
+    return data
+
+
+def test_speaker_split_holds_out_whole_voices_and_their_sentences(tmp_path: Path) -> None:
+    data = _with_speakers(tmp_path / "data", 40, ["f1", "f2", "m1", "m2", "m3"])
+    config = TrainConfig(split_by="speaker", val_fraction=0.2)
+    corpus = load_corpus(data, config)
+    speakers = read_speakers(data)
+    held_out = {speakers[u.name] for u in corpus.val}
+    assert len(held_out) == 1 and not held_out & {speakers[u.name] for u in corpus.train}
+    assert not {u.text for u in corpus.val} & {u.text for u in corpus.train}
+    assert f"speakers {held_out.pop()} held out" in corpus.report.summary()
+    assert [u.name for u in load_corpus(data, config).val] == [u.name for u in corpus.val]  # seeded
+
+
+def test_speaker_split_reports_a_missing_list_a_bad_line_and_unlisted_files(tmp_path: Path) -> None:
+    config = TrainConfig(split_by="speaker")
+    plain = write_nsml(tmp_path / "plain", SENTENCES * 2)
+    with pytest.raises(DataError, match=r"train_speaker: split_by=speaker needs this file"):
+        check_corpus(plain, config)
+    data = _with_speakers(tmp_path / "data", 12, ["f1", "m1"])
+    path = speaker_path(data)
+    path.write_text(path.read_text().replace("idx_000003,m1", "idx_000003"), encoding="utf-8")
+    with pytest.raises(DataError, match=r"train_speaker line 5: expected filename,speaker"):
+        load_corpus(data, config)
+    path.write_text("\n".join(line for line in path.read_text().splitlines() if not line.startswith("idx_000003")) + "\n")
+    report = load_corpus(data, config).report
+    assert ("idx_000003", f"no speaker in {path}") in report.problems and report.kept == 11

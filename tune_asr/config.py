@@ -28,7 +28,7 @@ class TrainConfig:
     unit: Unit = "character"  # output units: syllables (as the seed) or jamo graphemes
     vocab_path: str | None = None  # kospeech labels.csv; None builds one from the training labels
     val_fraction: float = 0.2
-    split_by: Literal["text", "file"] = "text"  # "text": validation sentences are unseen in training
+    split_by: Literal["text", "file", "speaker"] = "text"  # see tune_asr.data.corpus.split
     min_seconds: float = 0.1
     max_seconds: float = 30.0
     text_normalization: TextNormalization = "none"  # see tune_asr.data.kspon: none, or the phonetic or spelled reading
@@ -40,6 +40,12 @@ class TrainConfig:
     freq_mask_count: int = 2
     time_mask_fraction: float = 0.05  # widest time mask, as a fraction of the utterance's frames
     time_mask_count: int = 4
+    # Waveform augmentation of training batches (tune_asr.augment); the defaults leave the audio as it is
+    speed_perturb: float = 0.0  # s: each utterance plays at a speed drawn from {1-s, 1, 1+s} (Kaldi's recipe)
+    noise_prob: float = 0.0  # share of utterances given coloured noise ...
+    noise_snr_db_min: float = 10.0  # ... at an SNR drawn uniformly from [min, max]
+    noise_snr_db_max: float = 30.0
+    gain_db: float = 0.0  # g: a gain drawn uniformly from [-g, +g] dB
     # Model
     conv_channels: int = 32
     rnn_type: Literal["gru", "lstm"] = "gru"
@@ -99,6 +105,10 @@ class TrainConfig:
             "time_mask_fraction": 0.0 <= self.time_mask_fraction < 1.0,
             "freq_mask_count": self.freq_mask_count >= 0,
             "time_mask_count": self.time_mask_count >= 0,
+            "speed_perturb": 0.0 <= self.speed_perturb < 0.5 and round(self.speed_perturb, 2) == self.speed_perturb,
+            "noise_prob": 0.0 <= self.noise_prob <= 1.0,
+            "noise_snr_db_max": self.noise_snr_db_min <= self.noise_snr_db_max,
+            "gain_db": 0.0 <= self.gain_db <= 30.0,
             "rnn_layers": self.rnn_layers >= 1,
             "rnn_hidden": self.rnn_hidden >= 1,
             "conv_channels": self.conv_channels >= 1,

@@ -20,6 +20,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from tune_asr.augment import WaveformAugment
 from tune_asr.checkpoint import load_checkpoint, save_checkpoint, vocab_state
 from tune_asr.config import TrainConfig
 from tune_asr.data.audio import SAMPLE_RATE
@@ -70,6 +71,19 @@ class Evaluation:
     per_utterance: list[tuple[str, int, int]]  # (name, character edits, reference characters)
 
 
+@dataclass(frozen=True)
+class AugmentDraws:
+    """An epoch's seeded random draws for augmentation: on the host what decides batch shapes (no wait
+    for the GPU), on the training device the rest."""
+
+    host: torch.Generator
+    device: torch.Generator
+
+    @classmethod
+    def for_epoch(cls, seed: int, device: torch.device) -> "AugmentDraws":
+        return cls(torch.Generator().manual_seed(seed), torch.Generator(device=device).manual_seed(seed))
+
+
 EpochCallback = Callable[[EpochRecord, Callable[[Path], Path]], None]
 
 
@@ -104,6 +118,7 @@ class Trainer:
         torch.manual_seed(config.seed)
         torch.backends.cudnn.benchmark = device.type == "cuda"  # safe: batch shapes are few (PAD_TO_SAMPLES)
         self.features = LogMelFeatures.from_config(config).to(device)
+        self.waveform_augment = WaveformAugment.from_config(config)
         self.model = DeepSpeech2(config, len(corpus.vocab)).to(device)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         steps_per_epoch = len(self.batches(corpus.train, epoch=1, shuffle=True))
@@ -126,19 +141,23 @@ class Trainer:
         )
         return [[utterances[i] for i in batch] for batch in indices]
 
-    def _loss(self, batch: list[Utterance], augment: bool, generator: torch.Generator | None, model: torch.nn.Module):
+    def _loss(self, batch: list[Utterance], draws: AugmentDraws | None, model: torch.nn.Module):
+        """CTC loss of ``batch``; with ``draws`` (training), the waveform and SpecAugment perturbations first."""
         audio, sample_lengths = pad_audio([u.samples for u in batch], multiple=PAD_TO_SAMPLES)
         audio = to_device(audio, self.device)
-        frame_lengths = self.features.frame_lengths(sample_lengths)
         with torch.no_grad():
+            if draws is not None and self.waveform_augment.active:
+                audio, sample_lengths = self.waveform_augment(audio, sample_lengths, pad_to=PAD_TO_SAMPLES,
+                                                              host=draws.host, device=draws.device)
             feats, device_frame_lengths = self.features(audio, sample_lengths)  # the model packs with the host copy
-            if augment:
+            if draws is not None:
                 feats = spec_augment(
                     feats, device_frame_lengths,
                     freq_mask_width=self.config.freq_mask_width, freq_mask_count=self.config.freq_mask_count,
                     time_mask_fraction=self.config.time_mask_fraction, time_mask_count=self.config.time_mask_count,
-                    generator=generator,
+                    generator=draws.device,
                 )
+        frame_lengths = self.features.frame_lengths(sample_lengths)
         targets = [self.targets[u.name] for u in batch]
         target_lengths = torch.tensor([len(t) for t in targets], dtype=torch.long)
         with _autocast(self.device, self.config):
@@ -146,9 +165,9 @@ class Trainer:
         loss = self.ctc(log_probs.transpose(0, 1), to_device(torch.cat(targets), self.device), out_lengths, target_lengths)
         return loss, log_probs, out_lengths
 
-    def train_step(self, batch: list[Utterance], generator: torch.Generator | None) -> torch.Tensor:
-        """One optimiser step on ``batch``, SpecAugment drawn from ``generator``; the loss stays on the device."""
-        loss, _, _ = self._loss(batch, augment=True, generator=generator, model=self.ddp_model)
+    def train_step(self, batch: list[Utterance], draws: AugmentDraws | None) -> torch.Tensor:
+        """One optimiser step on ``batch``, augmented with ``draws``; the loss stays on the device."""
+        loss, _, _ = self._loss(batch, draws, model=self.ddp_model)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
@@ -160,7 +179,7 @@ class Trainer:
         """One pass over this rank's batches; returns (mean loss, audio seconds, seconds)."""
         self.model.train()
         torch.manual_seed(self.config.seed * 1000 + epoch)  # dropout: a resumed run draws the same masks
-        generator = torch.Generator(device=self.device).manual_seed(self.config.seed * 1000 + epoch)
+        draws = AugmentDraws.for_epoch(self.config.seed * 1000 + epoch, self.device)
         batches = self.batches(self.corpus.train, epoch, shuffle=True)
         loss_sum = torch.zeros((), device=self.device)
         audio_seconds = sum(len(u.samples) for b in batches for u in b) / SAMPLE_RATE
@@ -168,7 +187,7 @@ class Trainer:
         bar = tqdm(batches, desc=f"epoch {epoch}/{self.config.epochs}", unit="batch", disable=not progress or self.rank != 0, leave=False)
         read_every = 1 if self.device.type == "cpu" else LOG_EVERY_STEPS  # .item() makes the host wait for the GPU
         for step, batch in enumerate(bar, start=1):
-            loss = self.train_step(batch, generator)
+            loss = self.train_step(batch, draws)
             loss_sum += loss.detach()
             if not bar.disable and (step - 1) % read_every == 0:  # the step it was read at tells its age
                 bar.set_postfix_str(f"loss {loss.item():.3f} @step {step}")
@@ -185,7 +204,7 @@ class Trainer:
         self.model.eval()
         loss_sum, per_utterance, word_counts = 0.0, [], [0, 0]
         for batch in self.batches(self.corpus.val, epoch=0, shuffle=False):
-            loss, log_probs, out_lengths = self._loss(batch, augment=False, generator=None, model=self.model)
+            loss, log_probs, out_lengths = self._loss(batch, draws=None, model=self.model)
             loss_sum += loss.item() * len(batch)
             for utterance, hypothesis in zip(batch, greedy_decode(log_probs, out_lengths, self.corpus.vocab)):
                 per_utterance.append((utterance.name, *char_errors(utterance.text, hypothesis)))

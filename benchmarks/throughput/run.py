@@ -45,7 +45,7 @@ from tune_asr.data.corpus import Corpus, load_corpus
 from tune_asr.data.vocab import SPECIALS
 from tune_asr.metrics import char_errors
 from tune_asr.model import DeepSpeech2
-from tune_asr.training import PAD_TO_SAMPLES, Trainer
+from tune_asr.training import PAD_TO_SAMPLES, AugmentDraws, Trainer
 
 SMOKE_OVERRIDES = ["n_mels=40", "conv_channels=4", "rnn_hidden=16", "rnn_layers=1", "batch_size=4", "freq_mask_width=8"]
 EOS = SPECIALS.index("<eos>")  # where the seed's label-to-text loop stops
@@ -201,7 +201,7 @@ def profile_steps(trainer: Trainer, steps: int = 8) -> str:
     activities = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
     with torch.profiler.profile(activities=activities) as profiler:
         for batch in batches:
-            trainer.train_step(batch, generator=None)
+            trainer.train_step(batch, AugmentDraws.for_epoch(3, trainer.device))
         synchronize(trainer.device)
     return profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=20)
 

@@ -21,6 +21,7 @@ from tune_asr.data.cache import load_cache
 from tune_asr.data.kspon import normalise_transcript
 from tune_asr.data.layouts import detect_layout
 from tune_asr.data.listing import DataError
+from tune_asr.data.speakers import read_speakers, speaker_path
 from tune_asr.data.vocab import Vocabulary
 
 __all__ = ["Corpus", "DataError", "Utterance", "ValidationReport", "check_corpus", "load_corpus"]
@@ -99,21 +100,32 @@ def load_vocabulary(config: TrainConfig, texts: list[str]) -> Vocabulary:
     return Vocabulary.build(texts, config.unit)
 
 
-def split(utterances: list[Utterance], config: TrainConfig) -> tuple[list[Utterance], list[Utterance]]:
-    """Seeded 8:2 split; grouped by transcript (default) so validation sentences are unseen."""
+def split(utterances: list[Utterance], config: TrainConfig, speakers: dict[str, str] | None = None) -> tuple[list[Utterance], list[Utterance]]:
+    """Seeded split into training and validation, by ``config.split_by``.
+
+    ``text`` (default): a share of the distinct sentences, so validation sentences are unseen;
+    ``file``: a share of the files; ``speaker``: a share of the speakers (``speakers``: file name →
+    speaker) and their every file, with training files that speak a validation sentence left out,
+    so validation has unseen voices saying unseen sentences.
+    """
     rng = random.Random(config.seed)
-    if config.split_by == "text":
-        keys = sorted({u.text for u in utterances})
-        rng.shuffle(keys)
-        val_keys = set(keys[: max(1, round(len(keys) * config.val_fraction))])
-        val = [u for u in utterances if u.text in val_keys]
+    if config.split_by == "file":
+        keys = sorted(u.name for u in utterances)
+        key_of = {u.name: u.name for u in utterances}
+    elif config.split_by == "speaker":
+        assert speakers is not None, "split_by=speaker needs the speakers"
+        key_of = {u.name: speakers[u.name] for u in utterances}
+        keys = sorted(set(key_of.values()))
+        if len(keys) < 2:
+            raise DataError(f"split_by=speaker needs at least 2 speakers, found {len(keys)}")
     else:
-        order = sorted(utterances, key=lambda u: u.name)
-        rng.shuffle(order)
-        val_names = {u.name for u in order[: max(1, round(len(order) * config.val_fraction))]}
-        val = [u for u in utterances if u.name in val_names]
-    val_names = {u.name for u in val}
-    return [u for u in utterances if u.name not in val_names], val
+        keys = sorted({u.text for u in utterances})
+        key_of = {u.name: u.text for u in utterances}
+    rng.shuffle(keys)
+    val_keys = set(keys[: min(len(keys) - 1, max(1, round(len(keys) * config.val_fraction)))])
+    val = [u for u in utterances if key_of[u.name] in val_keys]
+    val_texts = {u.text for u in val} if config.split_by == "speaker" else set()
+    return [u for u in utterances if key_of[u.name] not in val_keys and u.text not in val_texts], val
 
 
 def check_corpus(data_dir: Path | str, config: TrainConfig, strict: bool = False) -> ValidationReport:
@@ -130,7 +142,9 @@ def check_corpus(data_dir: Path | str, config: TrainConfig, strict: bool = False
         text = _keep(entry.name, seconds, entry.text, config, report)
         if text is not None:
             utterances.append(Utterance(entry.name, NO_SAMPLES, text))
-    _screen(utterances, load_vocabulary(config, [u.text for u in utterances]), report, strict)
+    speakers = _speakers_of(data_dir, utterances, config, report)
+    kept = [u for u in utterances if speakers is None or u.name in speakers]
+    _screen(kept, load_vocabulary(config, [u.text for u in kept]), report, strict)
     return report
 
 
@@ -143,10 +157,28 @@ def load_corpus(data_dir: Path | str, config: TrainConfig, strict: bool = False)
         text = _keep(name, float(cached.seconds[i]), cached.texts[i], config, report)
         if text is not None:
             utterances.append(Utterance(name, cached.samples(i), text))
+    speakers = _speakers_of(data_dir, utterances, config, report)
     vocab = load_vocabulary(config, [u.text for u in utterances])
-    usable = _screen(utterances, vocab, report, strict)
-    train, val = split(usable, config)
+    usable = _screen([u for u in utterances if speakers is None or u.name in speakers], vocab, report, strict)
+    train, val = split(usable, config, speakers)
+    if speakers is not None:
+        held_out = sorted({speakers[u.name] for u in val})
+        dropped = len(usable) - len(train) - len(val)
+        report.notes.append(f"validation: speakers {', '.join(held_out)} held out ({len(val)} utterances); "
+                            f"{dropped} training utterances left out that speak a validation sentence")
     return Corpus(train=train, val=val, vocab=vocab, report=report)
+
+
+def _speakers_of(data_dir: Path | str, utterances: list[Utterance], config: TrainConfig,
+                 report: ValidationReport) -> dict[str, str] | None:
+    """With ``split_by: speaker``, each file's speaker; files the speaker list lacks are reported, not used."""
+    if config.split_by != "speaker":
+        return None
+    speakers = read_speakers(data_dir)
+    for utterance in utterances:
+        if utterance.name not in speakers:
+            report.add(utterance.name, f"no speaker in {speaker_path(data_dir)}")
+    return speakers
 
 
 def _screen(utterances: list[Utterance], vocab: Vocabulary, report: ValidationReport, strict: bool) -> list[Utterance]:

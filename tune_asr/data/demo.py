@@ -5,6 +5,7 @@ The real competition data cannot be shared; espeak-ng speaking in-car commands f
 
     OUT/train/train_data/idx_000000 ...   headerless PCM, int16 little-endian, 16 kHz, mono
     OUT/train/train_label                 CSV "filename,text"
+    OUT/train/train_speaker               CSV "filename,speaker": the espeak-ng voice (split_by: speaker)
     OUT/test/test_data/test_000000 ...    same format, labelled held-out set
     OUT/test/test_label
 
@@ -35,6 +36,7 @@ from tqdm import tqdm
 
 from tune_asr.data.audio import BYTES_PER_SAMPLE, SAMPLE_RATE
 from tune_asr.data.grammar import sample_sentence
+from tune_asr.data.speakers import speaker_path, write_speakers
 
 VOICES = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4")
 SPEEDS = range(130, 191, 5)  # words per minute
@@ -147,6 +149,7 @@ def make_demo(
         samples = sum(tqdm(jobs, total=len(train) + len(test), unit="utt", disable=not progress))
 
     write_labels(out / "train" / "train_label", train)
+    write_speakers(speaker_path(out), [(u.path.name, u.voice) for u in train])
     write_labels(out / "test" / "test_label", test)
     if progress:
         seconds = samples / SAMPLE_RATE
