@@ -83,19 +83,21 @@ def speed_perturb(audio: torch.Tensor, lengths: torch.Tensor, amount: float, pad
 
     One resampling per speed, over the rows drawn for it; the batch is padded again to the longest.
     """
-    factors = torch.tensor([1.0 - amount, 1.0, 1.0 + amount])
+    factors = (1.0 - amount, 1.0, 1.0 + amount)
     drawn = torch.randint(len(factors), (audio.size(0),), generator=generator)
     parts: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
-    for choice, factor in enumerate(factors.tolist()):
+    for choice, factor in enumerate(factors):
         rows = (drawn == choice).nonzero().flatten()
         if len(rows) == 0:
             continue
-        if factor == 1.0:
-            parts.append((rows, audio[rows.to(audio.device)], lengths[rows]))
-        else:
-            longest = int(lengths[rows].max())
-            part, part_lengths = AF.speed(audio[rows.to(audio.device), :longest], SAMPLE_RATE, factor, lengths[rows])
-            parts.append((rows, part, part_lengths))
+        part, part_lengths = audio[rows.to(audio.device), : int(lengths[rows].max())], lengths[rows]
+        if factor != 1.0:
+            # Played ``factor`` times as fast = read as if recorded at factor × the rate, then resampled.
+            # Whole rates keep the polyphase kernel small (rates are 1/100 steps: amount has 2 decimals).
+            source = round(factor * SAMPLE_RATE)
+            part = AF.resample(part, source, SAMPLE_RATE)
+            part_lengths = torch.div(part_lengths * SAMPLE_RATE + source - 1, source, rounding_mode="floor")
+        parts.append((rows, part, part_lengths))
     new_lengths = torch.empty_like(lengths)
     for rows, part, part_lengths in parts:
         new_lengths[rows] = part_lengths
