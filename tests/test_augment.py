@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tune_asr.augment import WaveformAugment, coloured_noise, speed_perturb
+from tune_asr.augment import WaveformAugment, coloured_noise
 from tune_asr.config import TrainConfig
 from tune_asr.data.corpus import load_corpus
 from tune_asr.training import AugmentDraws, Trainer, train
@@ -35,7 +35,8 @@ def peak_hz(signal: torch.Tensor) -> float:
 
 def test_speed_perturbation_changes_pitch_and_length_by_the_drawn_factor() -> None:
     audio, lengths = tones(1000.0, [16000, 12000, 8000, 16000, 12000, 8000])
-    out, new_lengths = speed_perturb(audio, lengths, 0.1, pad_to=512, generator=torch.Generator().manual_seed(0))
+    speed = WaveformAugment(speed_perturb=0.1)
+    out, new_lengths = speed(audio, lengths, pad_to=512, host=torch.Generator().manual_seed(0), device=None)
     assert out.size(1) % 512 == 0 and out.size(1) >= int(new_lengths.max())
     factors = set()
     for row in range(len(lengths)):
@@ -45,7 +46,7 @@ def test_speed_perturbation_changes_pitch_and_length_by_the_drawn_factor() -> No
         assert peak_hz(out[row, : new_lengths[row]]) == pytest.approx(1000 * factor, rel=0.01)
         assert out[row, new_lengths[row] + 64 :].abs().max() < 50  # what follows the utterance stays (nearly) silent
     assert len(factors) > 1  # drawn per utterance
-    again, _ = speed_perturb(audio, lengths, 0.1, pad_to=512, generator=torch.Generator().manual_seed(0))
+    again, _ = speed(audio, lengths, pad_to=512, host=torch.Generator().manual_seed(0), device=None)
     assert torch.equal(out, again)  # seeded
 
 

@@ -9,27 +9,34 @@ same perturbations.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
-import torchaudio.functional as AF
+import torchaudio
+from torch import nn
 
 from tune_asr.config import TrainConfig
 from tune_asr.data.audio import SAMPLE_RATE
 from tune_asr.data.batching import padded_length
+from tune_asr.tensors import to_device  # host-to-device copies that do not wait for the GPU queue
 
 MAX_NOISE_EXPONENT = 2.0  # noise colours: power ~ 1/f**b with b uniform in [0, 2] (white, pink, brown)
 
 
-@dataclass(frozen=True)
-class WaveformAugment:
-    """The waveform perturbations of one configuration (all off by default)."""
+class WaveformAugment(nn.Module):
+    """The waveform perturbations of one configuration (all off by default); move it to the training
+    device with ``.to(device)``, as the features."""
 
-    speed_perturb: float = 0.0
-    noise_prob: float = 0.0
-    noise_snr_db_min: float = 10.0
-    noise_snr_db_max: float = 30.0
-    gain_db: float = 0.0
+    def __init__(self, speed_perturb: float = 0.0, noise_prob: float = 0.0, noise_snr_db_min: float = 10.0,
+                 noise_snr_db_max: float = 30.0, gain_db: float = 0.0):
+        super().__init__()
+        self.noise_prob, self.noise_snr_db_min, self.noise_snr_db_max = noise_prob, noise_snr_db_min, noise_snr_db_max
+        self.gain_db = gain_db
+        # Kaldi's set {1-s, 1, 1+s}. Playing f times as fast = reading the audio as if recorded at f × the
+        # rate, then resampling to the rate; whole rates (s has 2 decimals) keep the polyphase kernel small.
+        # Each resampler builds its kernel once: torchaudio's functional resample builds it per call,
+        # with a host-to-device copy that waits for the GPU queue.
+        self.speeds = (1.0 - speed_perturb, 1.0, 1.0 + speed_perturb) if speed_perturb else ()
+        self.resamplers = nn.ModuleList(
+            [torchaudio.transforms.Resample(round(speed * SAMPLE_RATE), SAMPLE_RATE) for speed in self.speeds])
 
     @classmethod
     def from_config(cls, config: TrainConfig) -> "WaveformAugment":
@@ -37,10 +44,10 @@ class WaveformAugment:
 
     @property
     def active(self) -> bool:
-        return bool(self.speed_perturb or self.noise_prob or self.gain_db)
+        return bool(self.speeds or self.noise_prob or self.gain_db)
 
-    def __call__(self, audio: torch.Tensor, lengths: torch.Tensor, *, pad_to: int, host: torch.Generator,
-                 device: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, audio: torch.Tensor, lengths: torch.Tensor, *, pad_to: int, host: torch.Generator,
+                device: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
         """Perturb a padded batch.
 
         ``audio`` is ``(batch, samples)`` on its device (int16 or float in the int16 scale);
@@ -49,16 +56,41 @@ class WaveformAugment:
         ``host`` draws what decides shapes (no wait for the GPU); ``device`` draws the rest.
         """
         audio = audio.float()
-        if self.speed_perturb:
-            audio, lengths = speed_perturb(audio, lengths, self.speed_perturb, pad_to, host)
+        if self.speeds:
+            audio, lengths = self._speed(audio, lengths, pad_to, host)
         batch = audio.size(0)
-        valid = torch.arange(audio.size(1), device=audio.device)[None, :] < lengths.to(audio.device)[:, None]
+        valid = torch.arange(audio.size(1), device=audio.device)[None, :] < to_device(lengths, audio.device)[:, None]
         if self.noise_prob:
             audio = audio + self._noise(audio, valid, device)
         if self.gain_db:
             gain_db = (torch.rand(batch, device=audio.device, generator=device) * 2 - 1) * self.gain_db
             audio = audio * torch.pow(10.0, gain_db / 20)[:, None]
         return audio * valid, lengths
+
+    def _speed(self, audio: torch.Tensor, lengths: torch.Tensor, pad_to: int,
+               generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each utterance at a speed drawn from :attr:`speeds` (resampled, so its pitch moves too); one
+        resampling per speed over the rows drawn for it, then the batch is padded again to its longest."""
+        drawn = torch.randint(len(self.speeds), (audio.size(0),), generator=generator)
+        parts: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        for choice, (speed, resampler) in enumerate(zip(self.speeds, self.resamplers)):
+            rows = (drawn == choice).nonzero().flatten()
+            if len(rows) == 0:
+                continue
+            part, part_lengths = audio[to_device(rows, audio.device), : int(lengths[rows].max())], lengths[rows]
+            if speed != 1.0:
+                source = resampler.orig_freq
+                part = resampler(part)
+                part_lengths = torch.div(part_lengths * SAMPLE_RATE + source - 1, source, rounding_mode="floor")
+            parts.append((rows, part, part_lengths))
+        new_lengths = torch.empty_like(lengths)
+        for rows, _, part_lengths in parts:
+            new_lengths[rows] = part_lengths
+        out = audio.new_zeros(audio.size(0), padded_length(int(new_lengths.max()), pad_to))
+        for rows, part, _ in parts:
+            width = min(part.size(1), out.size(1))
+            out[to_device(rows, audio.device), :width] = part[:, :width]
+        return out, new_lengths
 
     def _noise(self, audio: torch.Tensor, valid: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         """Coloured noise at a drawn SNR for a ``noise_prob`` share of the utterances, zero for the rest."""
@@ -75,37 +107,6 @@ class WaveformAugment:
         noise_power = noise.pow(2).sum(dim=1) / count
         scale = torch.sqrt(signal_power / (noise_power.clamp(min=1e-12) * torch.pow(10.0, snr_db / 10)))
         return noise * (scale * chosen)[:, None]
-
-
-def speed_perturb(audio: torch.Tensor, lengths: torch.Tensor, amount: float, pad_to: int,
-                  generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Play each utterance at a speed drawn from {1-amount, 1, 1+amount} (resampled, so pitch moves too).
-
-    One resampling per speed, over the rows drawn for it; the batch is padded again to the longest.
-    """
-    factors = (1.0 - amount, 1.0, 1.0 + amount)
-    drawn = torch.randint(len(factors), (audio.size(0),), generator=generator)
-    parts: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
-    for choice, factor in enumerate(factors):
-        rows = (drawn == choice).nonzero().flatten()
-        if len(rows) == 0:
-            continue
-        part, part_lengths = audio[rows.to(audio.device), : int(lengths[rows].max())], lengths[rows]
-        if factor != 1.0:
-            # Played ``factor`` times as fast = read as if recorded at factor × the rate, then resampled.
-            # Whole rates keep the polyphase kernel small (rates are 1/100 steps: amount has 2 decimals).
-            source = round(factor * SAMPLE_RATE)
-            part = AF.resample(part, source, SAMPLE_RATE)
-            part_lengths = torch.div(part_lengths * SAMPLE_RATE + source - 1, source, rounding_mode="floor")
-        parts.append((rows, part, part_lengths))
-    new_lengths = torch.empty_like(lengths)
-    for rows, part, part_lengths in parts:
-        new_lengths[rows] = part_lengths
-    out = audio.new_zeros(audio.size(0), padded_length(int(new_lengths.max()), pad_to))
-    for rows, part, _ in parts:
-        width = min(part.size(1), out.size(1))
-        out[rows.to(audio.device), :width] = part[:, :width]
-    return out, new_lengths
 
 
 def coloured_noise(batch: int, samples: int, exponents: torch.Tensor, generator: torch.Generator | None,

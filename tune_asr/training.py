@@ -118,7 +118,7 @@ class Trainer:
         torch.manual_seed(config.seed)
         torch.backends.cudnn.benchmark = device.type == "cuda"  # safe: batch shapes are few (PAD_TO_SAMPLES)
         self.features = LogMelFeatures.from_config(config).to(device)
-        self.waveform_augment = WaveformAugment.from_config(config)
+        self.waveform_augment = WaveformAugment.from_config(config).to(device)
         self.model = DeepSpeech2(config, len(corpus.vocab)).to(device)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         steps_per_epoch = len(self.batches(corpus.train, epoch=1, shuffle=True))
