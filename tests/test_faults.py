@@ -389,12 +389,25 @@ def test_local_storage_is_refused_on_a_multi_node_cluster_unless_shared(tmp_path
         check_storage(tmp_path, nodes=2, shared=False)
 
 
+WORKER_PORTS_PER_NODE = 64  # worker processes a node may start in the two-node test, with room to spare
+
+
 def free_port() -> int:
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct ports the system has free now (each held until all are found)."""
     import socket
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [probe.getsockname()[1] for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
 
 
 def start_node(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
@@ -428,18 +441,21 @@ def test_existing_two_node_cluster_runs_trials_on_both_nodes_with_shared_storage
     env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16)}  # this cluster's own token
     port = free_port()
     address = f"127.0.0.1:{port}"
+    # Each node's own --worker-port-list, drawn at once: two nodes on one machine must not pick from one range.
+    ports = [str(p) for p in free_ports(2 * WORKER_PORTS_PER_NODE)]
+    head_ports, node2_ports = ",".join(ports[:WORKER_PORTS_PER_NODE]), ",".join(ports[WORKER_PORTS_PER_NODE:])
     nodes: list[subprocess.Popen] = []
     try:
         nodes.append(start_node(["--head", "--node-ip-address", "127.0.0.1", "--port", str(port), "--num-cpus", "2",
                                  "--temp-dir", str(ray_tmp), "--dashboard-port", str(free_port()),
                                  "--ray-client-server-port", str(free_port()),
-                                 "--min-worker-port", "23000", "--max-worker-port", "23499"], env, tmp_path / "head.log"))
+                                 "--worker-port-list", head_ports], env, tmp_path / "head.log"))
         deadline = time.time() + 90
         while "Ray runtime started" not in (tmp_path / "head.log").read_text() and time.time() < deadline:
             time.sleep(0.5)
         nodes.append(start_node(["--address", address, "--node-ip-address", "127.0.0.1", "--num-cpus", "2",
                                  "--resources", '{"node2": 1}',
-                                 "--min-worker-port", "23500", "--max-worker-port", "23999"], env, tmp_path / "node2.log"))
+                                 "--worker-port-list", node2_ports], env, tmp_path / "node2.log"))
         while "Ray runtime started" not in (tmp_path / "node2.log").read_text() and time.time() < deadline:
             time.sleep(0.5)
         assert time.time() < deadline, (tmp_path / "head.log").read_text()[-3000:] + (tmp_path / "node2.log").read_text()[-3000:]
