@@ -108,7 +108,8 @@ def test_speaker_split_holds_out_whole_voices_and_their_sentences(tmp_path: Path
     held_out = {speakers[u.name] for u in corpus.val}
     assert len(held_out) == 1 and not held_out & {speakers[u.name] for u in corpus.train}
     assert not {u.text for u in corpus.val} & {u.text for u in corpus.train}
-    assert f"speakers {held_out.pop()} held out" in corpus.report.summary()
+    note = f"speakers {held_out.pop()} held out ({len(corpus.val)} utterances)"
+    assert note in corpus.report.summary() and note in check_corpus(data, config).summary()  # the driver's report too
     assert [u.name for u in load_corpus(data, config).val] == [u.name for u in corpus.val]  # seeded
 
 

@@ -190,7 +190,7 @@ def check_data(settings: SearchSettings, space: SearchSpace) -> None:
     except ValueError as error:
         raise ValueError(f"{space.source}: {error}") from None
     report = check_corpus(settings.data, config, strict=settings.strict)  # file sizes only: no audio decoded
-    if report.problems:
+    if report.problems or report.notes:
         print(f"Data check: {report.summary()}", flush=True)
     # Decode once into the on-disk cache that every trial process maps (tune_asr.data.cache).
     print(ensure_cache(settings.data, config, progress=True).summary(), flush=True)

@@ -144,7 +144,7 @@ def check_corpus(data_dir: Path | str, config: TrainConfig, strict: bool = False
             utterances.append(Utterance(entry.name, NO_SAMPLES, text))
     speakers = _speakers_of(data_dir, utterances, config, report)
     kept = [u for u in utterances if speakers is None or u.name in speakers]
-    _screen(kept, load_vocabulary(config, [u.text for u in kept]), report, strict)
+    _split_noted(_screen(kept, load_vocabulary(config, [u.text for u in kept]), report, strict), config, speakers, report)
     return report
 
 
@@ -160,13 +160,20 @@ def load_corpus(data_dir: Path | str, config: TrainConfig, strict: bool = False)
     speakers = _speakers_of(data_dir, utterances, config, report)
     vocab = load_vocabulary(config, [u.text for u in utterances])
     usable = _screen([u for u in utterances if speakers is None or u.name in speakers], vocab, report, strict)
+    train, val = _split_noted(usable, config, speakers, report)
+    return Corpus(train=train, val=val, vocab=vocab, report=report)
+
+
+def _split_noted(usable: list[Utterance], config: TrainConfig, speakers: dict[str, str] | None,
+                 report: ValidationReport) -> tuple[list[Utterance], list[Utterance]]:
+    """:func:`split`, with the held-out speakers noted in the report (the driver's data check prints it)."""
     train, val = split(usable, config, speakers)
     if speakers is not None:
         held_out = sorted({speakers[u.name] for u in val})
         dropped = len(usable) - len(train) - len(val)
         report.notes.append(f"validation: speakers {', '.join(held_out)} held out ({len(val)} utterances); "
                             f"{dropped} training utterances left out that speak a validation sentence")
-    return Corpus(train=train, val=val, vocab=vocab, report=report)
+    return train, val
 
 
 def _speakers_of(data_dir: Path | str, utterances: list[Utterance], config: TrainConfig,
