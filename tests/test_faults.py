@@ -461,7 +461,9 @@ def test_existing_two_node_cluster_runs_trials_on_both_nodes_with_shared_storage
         assert time.time() < deadline, (tmp_path / "head.log").read_text()[-3000:] + (tmp_path / "node2.log").read_text()[-3000:]
 
         space = tmp_path / "space.yaml"
-        space.write_text(tiny_space(RESUME_LR, epochs=1), encoding="utf-8")
+        # 4 epochs: the first trial must still run when the second's process comes up on a loaded machine
+        # (a finished trial's reused process would otherwise serve it on the same node)
+        space.write_text(tiny_space(RESUME_LR, epochs=4), encoding="utf-8")
         data = write_nsml(tmp_path / "data", [SENTENCES[i % len(SENTENCES)] for i in range(12)])
         storage = tmp_path / "results"
         args = ["--address", address, "--data", str(data), "--space", str(space), "--trials", "3", "--scheduler", "fifo",
