@@ -51,8 +51,9 @@ def two_cpu_ray():
     ray.shutdown()
 
 
-def search_args(demo: Path, space: Path, storage: Path, name: str) -> list[str]:
-    return ["--data", str(demo), "--space", str(space), "--trials", "3", "--workers-per-trial", "2", "--seed", "0",
+def search_args(demo: Path, space: Path, storage: Path, name: str, workers: int = 2) -> list[str]:
+    """3 seeded trials with ASHA; ``workers`` 2: Ray Train DDP runs, 1: trials in reused Tune actors."""
+    return ["--data", str(demo), "--space", str(space), "--trials", "3", "--workers-per-trial", str(workers), "--seed", "0",
             "--grace-period", "1", "--reduction-factor", "2", "--storage", str(storage), "--name", name]
 
 
@@ -187,7 +188,7 @@ def test_interrupted_search_resumes_to_three_trials_without_duplicate_runs(
         os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C does, right after the first trial ends
 
     monkeypatch.setattr(MLflowTracker, "on_trial_complete", complete_then_ctrl_c)
-    assert main(search_args(demo, space, tmp_path, "interrupted")) == 1
+    assert main(search_args(demo, space, tmp_path, "interrupted", workers=1)) == 1  # the default, reused path
     parents, children = runs(tmp_path, "interrupted")
     assert parents[0].info.status == "KILLED"
     assert sum(r.info.status == "FINISHED" for r in children) == 1
