@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -129,3 +130,22 @@ def test_manifest_names_the_data_it_was_built_from(data: Path) -> None:
     info = ensure_cache(data, CONFIG)
     manifest = json.loads((info.path / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["data"] == str(data.resolve()) and manifest["layout"] == "nsml"
+
+
+def test_a_trial_maps_the_drivers_verified_cache_without_listing_the_sources(data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    np.zeros(16000 * 8, dtype="<i2").tofile(data / "train" / "train_data" / "idx_000002")  # left undecoded by CONFIG
+    verified = ensure_cache(data, CONFIG).path
+    expected = load_corpus(data, CONFIG)
+
+    def no_listing(*args, **kwargs):
+        raise AssertionError("the sources were listed again")
+
+    monkeypatch.setattr(cache_module, "detect_layout", no_listing)
+    corpus = load_corpus(data, CONFIG, verified_cache=verified)
+    assert [(u.name, u.text) for u in corpus.train + corpus.val] == [(u.name, u.text) for u in expected.train + expected.val]
+    assert f"corpus cache {verified}: up to date when the search started" in corpus.report.summary()
+    with pytest.raises(AssertionError, match="listed again"):  # a config wanting the undecoded file checks the sources
+        load_corpus(data, replace(CONFIG, max_seconds=10.0), verified_cache=verified)
+    shutil.rmtree(verified)
+    with pytest.raises(AssertionError, match="listed again"):  # so does a trial whose verified cache is gone
+        load_corpus(data, CONFIG, verified_cache=verified)

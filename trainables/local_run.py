@@ -33,13 +33,13 @@ CORPORA_KEPT = 2  # loaded corpora a process keeps (a space may search a data fi
 _corpora: OrderedDict[tuple, Corpus] = OrderedDict()
 
 
-def shared_corpus(data_dir: str, config: TrainConfig, strict: bool) -> Corpus:
+def shared_corpus(data_dir: str, config: TrainConfig, strict: bool, verified_cache: str | None = None) -> Corpus:
     """The corpus for ``config``, loaded once per process and data-defining fields."""
     key = (data_dir, strict, *(getattr(config, field) for field in DATA_FIELDS))
     if key in _corpora:
         _corpora.move_to_end(key)
         return _corpora[key]
-    corpus = load_corpus(data_dir, config, strict=strict)
+    corpus = load_corpus(data_dir, config, strict=strict, verified_cache=Path(verified_cache) if verified_cache else None)
     _corpora[key] = corpus
     while len(_corpora) > CORPORA_KEPT:
         _corpora.popitem(last=False)
@@ -60,7 +60,7 @@ class LocalRun:
     """Model, optimiser and schedule of one trial in this process; :meth:`next_result` trains an epoch."""
 
     def __init__(self, config: TrainConfig, data_dir: str, resources: TrialResources, run_dir: Path,
-                 strict: bool, started: float, faults: Faults | None):
+                 strict: bool, started: float, faults: Faults | None, verified_cache: str | None = None):
         entered = time.time()
         self.run_dir, self.faults = run_dir, faults
         if faults:
@@ -70,7 +70,7 @@ class LocalRun:
         else:
             device = torch.device("cpu")
             torch.set_num_threads(resources.torch_threads)
-        corpus = shared_corpus(data_dir, config, strict)
+        corpus = shared_corpus(data_dir, config, strict, verified_cache)
         loaded = time.time()
         self.trainer = Trainer(config, corpus, device)
         self.started = started

@@ -49,7 +49,7 @@ class TrainRun:
     """One trial's Train run; :meth:`next_result` waits for its next epoch's report."""
 
     def __init__(self, config: dict[str, Any], data_dir: str, resources: TrialResources, train_storage: str,
-                 run_name: str, strict: bool, started: float):
+                 run_name: str, strict: bool, started: float, verified_cache: str | None = None):
         self.run_dir = Path(train_storage) / run_name
         raise_if_diverged(self.run_dir)  # a retry of a diverged run ends before any worker starts
         self.queue = Queue(actor_options={"num_cpus": 0})
@@ -57,7 +57,7 @@ class TrainRun:
         self.error: BaseException | None = None
         trainer = TorchTrainer(
             train_loop_per_worker,
-            train_loop_config=worker_spec(config, data_dir, resources, started, strict, str(self.run_dir)),
+            train_loop_config=worker_spec(config, data_dir, resources, started, strict, str(self.run_dir), verified_cache),
             scaling_config=scaling_config(resources),
             run_config=RunConfig(
                 name=run_name, storage_path=train_storage, callbacks=[_ForwardReports(self.queue)],

@@ -33,9 +33,9 @@ class AsrTrial(tune.Trainable):
     """One configuration per trial; ``step`` returns one epoch's report (``done`` after the last epoch)."""
 
     def setup(self, config: dict[str, Any], *, data_dir: str, resources: TrialResources, train_storage: str,
-              strict: bool = False, runner: Runner = "auto") -> None:
+              strict: bool = False, runner: Runner = "auto", corpus_cache: str | None = None) -> None:
         self.data_dir, self.resources, self.train_storage = data_dir, resources, train_storage
-        self.strict, self.runner = strict, runner
+        self.strict, self.runner, self.corpus_cache = strict, runner, corpus_cache
         self.trials_served = 0
         self._start(config, started=trainables.IMPORT_STARTED)  # a fresh process: its imports count
 
@@ -57,11 +57,11 @@ class AsrTrial(tune.Trainable):
         self.extra = {"reused_process": int(self.trials_served > 1), "node_id": ray.get_runtime_context().get_node_id()}
         if resources.uses_train(self.runner):
             self.run: LocalRun | TrainRun = TrainRun(values, self.data_dir, resources, self.train_storage,
-                                                      self.trial_id, self.strict, started)
+                                                      self.trial_id, self.strict, started, self.corpus_cache)
         else:
             raise_if_diverged(self.run_dir)
             self.run = LocalRun(train_config, self.data_dir, resources, self.run_dir, self.strict, started,
-                                faults_for(self.trial_id))
+                                faults_for(self.trial_id), self.corpus_cache)
 
     def step(self) -> dict[str, Any]:
         if self.diverged is not None:  # the diverged report went out last step: now the trial fails
@@ -102,15 +102,17 @@ class AsrTrial(tune.Trainable):
 
 
 def make_trainable(data_dir: Path | str, resources: TrialResources, train_storage: Path | str, strict: bool = False,
-                   runner: Runner = "auto"):
+                   runner: Runner = "auto", corpus_cache: Path | None = None):
     """The trainable to give ``ray.tune.Tuner`` (and ``Tuner.restore``); its config holds TrainConfig values
     and optionally per-trial resource keys (``gpus_per_trial`` ...), which decide each trial's actor.
+    ``corpus_cache``: the corpus cache the driver found up to date, which trials map as it is.
 
     Both paths are made absolute here, on the driver: Ray runs trials in other directories.
     """
     trainable = tune.with_parameters(
         AsrTrial, data_dir=str(Path(data_dir).resolve()), resources=resources,
         train_storage=str(Path(train_storage).resolve()), strict=strict, runner=runner,
+        corpus_cache=str(corpus_cache) if corpus_cache else None,
     )
     return tune.with_resources(trainable, lambda config: _lowercase(resources.for_config(config).actor_request(runner)))
 

@@ -33,7 +33,7 @@ SNAPSHOT_FILE = "checkpoint_manager_snapshot.json"  # Ray Train's record of regi
 
 def worker_spec(
     config: dict[str, Any], data_dir: Path | str, resources: TrialResources, started: float, strict: bool = False,
-    run_dir: str | None = None,
+    run_dir: str | None = None, verified_cache: str | None = None,
 ) -> dict[str, Any]:
     """The ``train_loop_config`` of a ``TorchTrainer`` running :func:`train_loop_per_worker`.
 
@@ -48,6 +48,7 @@ def worker_spec(
         "trial_started": started,
         "strict": strict,
         "run_dir": run_dir,  # the Train run's folder (shared storage): where a divergence is recorded
+        "verified_cache": verified_cache,  # the corpus cache the search driver found up to date
     }
 
 
@@ -69,7 +70,9 @@ def train_loop_per_worker(spec: dict[str, Any]) -> None:
     faults = faults_for(context.get_experiment_name(), lambda epoch: _wait_until_registered(run_dir, epoch)) if is_rank_zero else None
     if faults:
         faults.at_start()
-    corpus = load_corpus(spec["data_dir"], config, strict=spec.get("strict", False))
+    verified = spec.get("verified_cache")
+    corpus = load_corpus(spec["data_dir"], config, strict=spec.get("strict", False),
+                         verified_cache=Path(verified) if verified else None)
     timings = {
         "trial_started": spec["trial_started"],
         "startup_seconds": entered - spec["trial_started"],

@@ -172,10 +172,10 @@ def ensure_demo_data(settings: SearchSettings) -> None:
     partial.rename(target)
 
 
-def check_data(settings: SearchSettings, space: SearchSpace) -> None:
+def check_data(settings: SearchSettings, space: SearchSpace) -> Path:
     """Validate the data once, on the driver, before Ray starts: print the report of skipped files
     (name and reason each); with ``--strict`` any bad file raises ``DataError`` with that list. Then
-    build (or find) the corpus cache, so that trials only map it.
+    build (or find) the corpus cache, so that trials only map it; returns the cache's folder.
 
     The checks use the space's fixed values of the fields that decide the data
     (:data:`tune_asr.config.DATA_FIELDS`); trials whose searched values differ validate again with
@@ -193,10 +193,13 @@ def check_data(settings: SearchSettings, space: SearchSpace) -> None:
     if report.problems or report.notes:
         print(f"Data check: {report.summary()}", flush=True)
     # Decode once into the on-disk cache that every trial process maps (tune_asr.data.cache).
-    print(ensure_cache(settings.data, config, progress=True).summary(), flush=True)
+    cache = ensure_cache(settings.data, config, progress=True)
+    print(cache.summary(), flush=True)
+    return cache.path
 
 
-def build_tuner(settings: SearchSettings, space: SearchSpace, concurrency: int | None, cluster: dict[str, float]):
+def build_tuner(settings: SearchSettings, space: SearchSpace, concurrency: int | None, cluster: dict[str, float],
+                corpus_cache: Path | None = None):
     """The saved Tuner (trials, searcher, callbacks) if the experiment folder holds one, else a fresh one
     running at most ``concurrency`` trials at once (None: trials choose their resources, and a
     :class:`~trainables.pacing.ResourceLimiter` starts each when it fits the ``cluster``)."""
@@ -212,7 +215,7 @@ def build_tuner(settings: SearchSettings, space: SearchSpace, concurrency: int |
     from tune_asr.tracking import MLflowTracker
 
     trainable = make_trainable(settings.data, settings.resources, settings.experiment_dir / "train_runs", settings.strict,
-                               settings.trial_runner)
+                               settings.trial_runner, corpus_cache)
     if tune.Tuner.can_restore(str(settings.experiment_dir)):
         return tune.Tuner.restore(str(settings.experiment_dir), trainable, resume_unfinished=True)
 
@@ -343,7 +346,8 @@ def check_storage(storage: Path, nodes: int, shared: bool) -> None:
         "(e.g. NFS) and pass --shared-storage; see docs/cluster.md")
 
 
-def run(settings: SearchSettings, space: SearchSpace, address: str | None, resume: bool, shared_storage: bool = False) -> bool:
+def run(settings: SearchSettings, space: SearchSpace, address: str | None, resume: bool, shared_storage: bool = False,
+        corpus_cache: Path | None = None) -> bool:
     """Start or join Ray, check that a trial fits the cluster, save a new search's settings, run the
     search and print its summary; returns whether it completed."""
     import ray
@@ -373,7 +377,7 @@ def run(settings: SearchSettings, space: SearchSpace, address: str | None, resum
         if not resume:
             settings.save()
         start = time.time()
-        results = build_tuner(settings, space, concurrency, cluster).fit()
+        results = build_tuner(settings, space, concurrency, cluster, corpus_cache).fit()
         return print_summary(results, settings, time.time() - start)
     finally:
         if started_here:
@@ -406,12 +410,12 @@ def main(argv: list[str] | None = None) -> int:
         space = load_space(settings.space if settings else args.space or DEFAULT_SPACE)  # once: every step reads this
         settings = settings or new_settings(args, space)
         ensure_demo_data(settings)
-        check_data(settings, space)  # DataError: --strict and bad files, or nothing usable left
+        corpus_cache = check_data(settings, space)  # DataError: --strict and bad files, or nothing usable left
     except (SpaceError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     try:
-        return 0 if run(settings, space, args.address, args.resume, args.shared_storage) else 1
+        return 0 if run(settings, space, args.address, args.resume, args.shared_storage, corpus_cache) else 1
     except (StorageError, ClusterError) as error:  # found before anything was saved or run
         print(f"error: {error}", file=sys.stderr)
         return 2

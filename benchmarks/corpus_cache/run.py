@@ -6,7 +6,8 @@ holds every utterance). Then, each in fresh processes as trials would be:
 
 1. cache build: ``ensure_cache`` from scratch, all cores;
 2. the data part of start-up: ``load_corpus`` in a fresh process, cold (the cache's files evicted
-   from the page cache with posix_fadvise) and warm;
+   from the page cache with posix_fadvise) and warm, and warm as a search's trial (given the cache
+   its driver verified, so no source file is listed);
 3. memory: ``--processes`` processes load the corpus at once and each reads every utterance (as an
    epoch does); each reports RSS, PSS, USS and anonymous memory from /proc/self/smaps_rollup;
 4. throughput (per CPU second): one epoch of ``Trainer.batches`` + ``pad_audio`` over ``--throughput-hours`` of
@@ -81,17 +82,20 @@ def evict(path: Path) -> None:
             os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
 
 
-def timed_load(data: Path) -> dict:
-    """In a fresh interpreter: import time, then load_corpus's time (the data part of a trial's start-up)."""
+def timed_load(data: Path, verified: Path | None = None) -> dict:
+    """In a fresh interpreter: import time, then load_corpus's time (the data part of a trial's start-up);
+    with ``verified``, as a search's trial loads it: given the cache its driver found up to date."""
     code = (
-        "import json, sys, time; t0 = time.perf_counter()\n"
+        "import json, sys, time; from pathlib import Path; t0 = time.perf_counter()\n"
         "from tune_asr.data.corpus import load_corpus\nfrom tune_asr.config import TrainConfig\n"
         "t1, c1 = time.perf_counter(), time.process_time()\n"
-        "corpus = load_corpus(sys.argv[1], TrainConfig.from_dict(json.loads(sys.argv[2])))\n"
+        "corpus = load_corpus(sys.argv[1], TrainConfig.from_dict(json.loads(sys.argv[2])),\n"
+        "                     verified_cache=Path(sys.argv[3]) if len(sys.argv) > 3 else None)\n"
         "t2, c2 = time.perf_counter(), time.process_time()\n"
         "print(json.dumps({'import_s': t1 - t0, 'load_s': t2 - t1, 'load_cpu_s': c2 - c1, 'utterances': len(corpus.train) + len(corpus.val)}))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code, str(data), json.dumps(CONFIG.to_dict())], capture_output=True, text=True, check=True)
+    command = [sys.executable, "-c", code, str(data), json.dumps(CONFIG.to_dict()), *([str(verified)] if verified else [])]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -201,6 +205,10 @@ def main() -> None:
     print(f"data part of start-up (load_corpus): cold {cold['load_s']:.2f} s (CPU {cold['load_cpu_s']:.2f} s), warm "
           f"{statistics.median(w['load_s'] for w in warm):.2f} s (CPU {statistics.median(w['load_cpu_s'] for w in warm):.2f} s); "
           f"imports {cold['import_s']:.2f} s, not counted", flush=True)
+    verified = [timed_load(data, info.path) for _ in range(3)]
+    print(f"data part of a search trial's start-up (given the driver's verified cache), warm: "
+          f"{statistics.median(v['load_s'] for v in verified):.2f} s (CPU {statistics.median(v['load_cpu_s'] for v in verified):.2f} s)",
+          flush=True)
     memory = memory_with_sharing(data, args.processes)
     for row in memory:
         print(f"trial {row['pid']}: load {row['load_s']:.2f} s, RSS {row['rss']:.2f} GiB, PSS {row['pss']:.2f} GiB, "
@@ -212,7 +220,7 @@ def main() -> None:
           f"in the timed epochs: mapped {speed['major_faults']['mapped']}, in memory {speed['major_faults']['in_memory']}", flush=True)
     results = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": platform.platform(), "cpus": os.cpu_count(),
                "files": files, "hours": hours, "cache_bytes": sum(f.stat().st_size for f in info.path.iterdir()),
-               "build_s": info.build_seconds, "cold": cold, "warm": warm, "memory": memory, "throughput": speed,
+               "build_s": info.build_seconds, "cold": cold, "warm": warm, "warm_verified": verified, "memory": memory, "throughput": speed,
                "command": " ".join(sys.argv)}
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

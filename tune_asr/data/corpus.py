@@ -17,7 +17,7 @@ import numpy as np
 
 from tune_asr.config import TrainConfig
 from tune_asr.data.audio import AudioError, duration_seconds, probe, read_pcm
-from tune_asr.data.cache import load_cache
+from tune_asr.data.cache import load_cache, open_verified
 from tune_asr.data.kspon import normalise_transcript
 from tune_asr.data.layouts import detect_layout
 from tune_asr.data.listing import DataError
@@ -148,10 +148,19 @@ def check_corpus(data_dir: Path | str, config: TrainConfig, strict: bool = False
     return report
 
 
-def load_corpus(data_dir: Path | str, config: TrainConfig, strict: bool = False) -> Corpus:
-    """Everything a training run needs from a data folder, validated and split; the audio is mapped from the cache."""
-    info, cached = load_cache(data_dir, config, decode=read_pcm)
-    report = ValidationReport(source=Path(data_dir), labelled=cached.labelled, problems=list(cached.problems), notes=[info.summary()])
+def load_corpus(data_dir: Path | str, config: TrainConfig, strict: bool = False, verified_cache: Path | None = None) -> Corpus:
+    """Everything a training run needs from a data folder, validated and split; the audio is mapped from the cache.
+
+    ``verified_cache``: the cache the search driver found up to date for this data, used as it is
+    when still there (a trial's start-up then does not grow with the number of files).
+    """
+    cached = open_verified(verified_cache, config) if verified_cache else None
+    if cached is not None:
+        note = f"corpus cache {verified_cache}: up to date when the search started"
+    else:
+        info, cached = load_cache(data_dir, config, decode=read_pcm)
+        note = info.summary()
+    report = ValidationReport(source=Path(data_dir), labelled=cached.labelled, problems=list(cached.problems), notes=[note])
     utterances = []
     for i, name in enumerate(cached.names):
         text = _keep(name, float(cached.seconds[i]), cached.texts[i], config, report)
