@@ -39,7 +39,7 @@ def shared_corpus(data_dir: str, config: TrainConfig, strict: bool, verified_cac
     if key in _corpora:
         _corpora.move_to_end(key)
         return _corpora[key]
-    corpus = load_corpus(data_dir, config, strict=strict, verified_cache=Path(verified_cache) if verified_cache else None)
+    corpus = load_corpus(data_dir, config, strict=strict, verified_cache=verified_cache)
     _corpora[key] = corpus
     while len(_corpora) > CORPORA_KEPT:
         _corpora.popitem(last=False)

@@ -70,9 +70,7 @@ def train_loop_per_worker(spec: dict[str, Any]) -> None:
     faults = faults_for(context.get_experiment_name(), lambda epoch: _wait_until_registered(run_dir, epoch)) if is_rank_zero else None
     if faults:
         faults.at_start()
-    verified = spec.get("verified_cache")
-    corpus = load_corpus(spec["data_dir"], config, strict=spec.get("strict", False),
-                         verified_cache=Path(verified) if verified else None)
+    corpus = load_corpus(spec["data_dir"], config, strict=spec.get("strict", False), verified_cache=spec.get("verified_cache"))
     timings = {
         "trial_started": spec["trial_started"],
         "startup_seconds": entered - spec["trial_started"],

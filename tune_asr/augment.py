@@ -72,24 +72,25 @@ class WaveformAugment(nn.Module):
         """Each utterance at a speed drawn from :attr:`speeds` (resampled, so its pitch moves too); one
         resampling per speed over the rows drawn for it, then the batch is padded again to its longest."""
         drawn = torch.randint(len(self.speeds), (audio.size(0),), generator=generator)
-        parts: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        parts: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = []  # rows on host and device
         for choice, (speed, resampler) in enumerate(zip(self.speeds, self.resamplers)):
             rows = (drawn == choice).nonzero().flatten()
             if len(rows) == 0:
                 continue
-            part, part_lengths = audio[to_device(rows, audio.device), : int(lengths[rows].max())], lengths[rows]
+            device_rows = to_device(rows, audio.device)
+            part, part_lengths = audio[device_rows, : int(lengths[rows].max())], lengths[rows]
             if speed != 1.0:
                 source = resampler.orig_freq
                 part = resampler(part)
                 part_lengths = torch.div(part_lengths * SAMPLE_RATE + source - 1, source, rounding_mode="floor")
-            parts.append((rows, part, part_lengths))
+            parts.append((rows, device_rows, part, part_lengths))
         new_lengths = torch.empty_like(lengths)
-        for rows, _, part_lengths in parts:
+        for rows, _, _, part_lengths in parts:
             new_lengths[rows] = part_lengths
         out = audio.new_zeros(audio.size(0), padded_length(int(new_lengths.max()), pad_to))
-        for rows, part, _ in parts:
+        for _, device_rows, part, _ in parts:
             width = min(part.size(1), out.size(1))
-            out[to_device(rows, audio.device), :width] = part[:, :width]
+            out[device_rows, :width] = part[:, :width]
         return out, new_lengths
 
     def _noise(self, audio: torch.Tensor, valid: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:

@@ -142,19 +142,19 @@ def check_corpus(data_dir: Path | str, config: TrainConfig, strict: bool = False
         text = _keep(entry.name, seconds, entry.text, config, report)
         if text is not None:
             utterances.append(Utterance(entry.name, NO_SAMPLES, text))
-    speakers = _speakers_of(data_dir, utterances, config, report)
-    kept = [u for u in utterances if speakers is None or u.name in speakers]
+    kept, speakers = _with_speakers(data_dir, utterances, config, report)
     _split_noted(_screen(kept, load_vocabulary(config, [u.text for u in kept]), report, strict), config, speakers, report)
     return report
 
 
-def load_corpus(data_dir: Path | str, config: TrainConfig, strict: bool = False, verified_cache: Path | None = None) -> Corpus:
+def load_corpus(data_dir: Path | str, config: TrainConfig, strict: bool = False,
+                verified_cache: Path | str | None = None) -> Corpus:
     """Everything a training run needs from a data folder, validated and split; the audio is mapped from the cache.
 
     ``verified_cache``: the cache the search driver found up to date for this data, used as it is
     when still there (a trial's start-up then does not grow with the number of files).
     """
-    cached = open_verified(verified_cache, config) if verified_cache else None
+    cached = open_verified(Path(verified_cache), config) if verified_cache else None
     if cached is not None:
         note = f"corpus cache {verified_cache}: up to date when the search started"
     else:
@@ -166,9 +166,9 @@ def load_corpus(data_dir: Path | str, config: TrainConfig, strict: bool = False,
         text = _keep(name, float(cached.seconds[i]), cached.texts[i], config, report)
         if text is not None:
             utterances.append(Utterance(name, cached.samples(i), text))
-    speakers = _speakers_of(data_dir, utterances, config, report)
-    vocab = load_vocabulary(config, [u.text for u in utterances])
-    usable = _screen([u for u in utterances if speakers is None or u.name in speakers], vocab, report, strict)
+    kept, speakers = _with_speakers(data_dir, utterances, config, report)
+    vocab = load_vocabulary(config, [u.text for u in kept])
+    usable = _screen(kept, vocab, report, strict)
     train, val = _split_noted(usable, config, speakers, report)
     return Corpus(train=train, val=val, vocab=vocab, report=report)
 
@@ -185,16 +185,17 @@ def _split_noted(usable: list[Utterance], config: TrainConfig, speakers: dict[st
     return train, val
 
 
-def _speakers_of(data_dir: Path | str, utterances: list[Utterance], config: TrainConfig,
-                 report: ValidationReport) -> dict[str, str] | None:
-    """With ``split_by: speaker``, each file's speaker; files the speaker list lacks are reported, not used."""
+def _with_speakers(data_dir: Path | str, utterances: list[Utterance], config: TrainConfig,
+                   report: ValidationReport) -> tuple[list[Utterance], dict[str, str] | None]:
+    """The utterances to use and, with ``split_by: speaker``, each file's speaker (else None); files
+    the speaker list lacks are reported and left out."""
     if config.split_by != "speaker":
-        return None
+        return utterances, None
     speakers = read_speakers(data_dir)
     for utterance in utterances:
         if utterance.name not in speakers:
             report.add(utterance.name, f"no speaker in {speaker_path(data_dir)}")
-    return speakers
+    return [u for u in utterances if u.name in speakers], speakers
 
 
 def _screen(utterances: list[Utterance], vocab: Vocabulary, report: ValidationReport, strict: bool) -> list[Utterance]:
