@@ -26,6 +26,7 @@ from trainables.local_run import LocalRun
 from trainables.resources import Runner, TrialResources, split_config
 from trainables.train_run import TrainRun
 from tune_asr.config import TrainConfig
+from tune_asr.metrics import rung_figures
 from tune_asr.training import TrainingDiverged
 
 
@@ -75,6 +76,7 @@ class AsrTrial(tune.Trainable):
         if result.get("diverged"):
             self.diverged = TrainingDiverged(result.get("diverged_reason", "diverged"), result.get("epoch", 0))
             return result
+        result.update(rung_figures(result))  # the composite a scheduler may decide on (tune_asr.metrics)
         result["done"] = result["epoch"] >= self.epochs
         self.reported_epoch = result["epoch"]
         return result

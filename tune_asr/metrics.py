@@ -5,12 +5,27 @@ CER ignores spaces (Korean spacing is inconsistent in transcripts); WER counts w
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import Levenshtein
 
 METRIC = "val_cer"  # the validation CER every epoch reports: what the search minimises and exports choose by
 MODE = "min"  # of METRIC: lower is better
+# What early stopping may compare at a rung (tune_asr.strategy): the objective itself, the validation
+# loss, or CER_THEN_LOSS (CER to 4 decimals, ties broken by the loss; see rung_figures). All: lower is better.
+CER_THEN_LOSS = "val_cer_then_loss"
+RUNG_METRICS = (METRIC, "val_loss", CER_THEN_LOSS)
+
+
+def rung_figures(report: dict) -> dict[str, float]:
+    """The composite rung figure of an epoch's report that has ``val_cer`` and ``val_loss``: the CER
+    rounded to 4 decimals plus a tie-breaker below 1e-5 that grows with the loss, so two CERs that
+    differ at 4 decimals keep their order and tied ones (CTC's all-blank plateau) are ordered by loss."""
+    cer, loss = report.get(METRIC), report.get("val_loss")
+    if cer is None or loss is None:
+        return {}
+    return {CER_THEN_LOSS: round(float(cer), 4) + 1e-5 * (1 - math.exp(-max(float(loss), 0.0)))}
 
 
 def char_errors(reference: str, hypothesis: str) -> tuple[int, int]:

@@ -25,7 +25,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tune_asr.search_space import SearchSpace, SpaceError, load_space
+from tune_asr.metrics import RUNG_METRICS
 from tune_asr.settings import SETTINGS_FILE, SearchSettings, latest_search
+from tune_asr.strategy import SCHEDULERS, SEARCHERS, Strategy, StrategyError
 
 if TYPE_CHECKING:
     from trainables.resources import TrialResources
@@ -36,7 +38,7 @@ DEMO_UTTERANCES = 240
 # Flags whose values the saved search fixes; --resume rejects them.
 SEARCH_FLAGS = ("data", "space", "trials", "max_epochs", "gpus_per_trial", "workers_per_trial", "cpus_per_worker",
                 "seed", "mlflow_uri", "grace_period", "reduction_factor", "searcher", "scheduler", "strict", "time_budget_s",
-                "trial_runner", "tpe_startup_trials")
+                "trial_runner", "tpe_startup_trials", "rung_metric", "brackets")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -55,11 +57,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--address", help="an existing Ray cluster (default: RAY_ADDRESS, else a new local one)")
     add("--seed", type=int, help="seed of the TPE sampler (default: 0)")
     add("--mlflow-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///STORAGE/mlflow.db)")
-    add("--grace-period", type=int, help="epochs before ASHA may stop a trial (default: 1)")
-    add("--reduction-factor", type=float, help="ASHA keeps 1/this of the trials at each rung (default: 2)")
-    add("--searcher", choices=["tpe", "random"], help="Optuna sampler: seeded TPE (default) or random search")
-    add("--tpe-startup-trials", type=int, help="random draws before TPE models the results (default: 10)")
-    add("--scheduler", choices=["asha", "fifo"], help="asha: stop bad trials early (default); fifo: run every trial to the end")
+    add("--grace-period", type=int, help=f"epochs before ASHA may stop a trial (default: {Strategy.grace_period})")
+    add("--reduction-factor", type=float,
+        help=f"ASHA keeps 1/this of the trials at each rung (default: {Strategy.reduction_factor:g})")
+    add("--rung-metric", choices=RUNG_METRICS,
+        help=f"the figure ASHA's rungs compare; the search still minimises val_cer (default: {Strategy.rung_metric}, "
+             "which ranks trials that are still tied on CER early in training)")
+    add("--brackets", type=int, help=f"ASHA brackets, HyperBand's spread of grace periods (default: {Strategy.brackets})")
+    add("--searcher", choices=SEARCHERS, help="Optuna sampler: seeded TPE (default) or random search")
+    add("--tpe-startup-trials", type=int,
+        help=f"random draws before TPE models the results (default: {Strategy.tpe_startup_trials})")
+    add("--scheduler", choices=SCHEDULERS, help="asha: stop bad trials early (default); fifo: run every trial to the end")
     add("--time-budget-s", type=float,
         help="stop the search after this many seconds of tuning, running trials included (default: none; "
              "--trials still caps it)")
@@ -84,18 +92,15 @@ def new_settings(args: argparse.Namespace, space: SearchSpace) -> SearchSettings
     if (storage / name / SETTINGS_FILE).exists():
         raise ValueError(f"{storage / name} already holds a search: pass --resume, or another --name")
     max_epochs = _or(args.max_epochs, space.fixed_value("epochs"))
-    grace_period = _or(args.grace_period, 1)
-    trials, reduction_factor = _or(args.trials, 8), _or(args.reduction_factor, 2.0)
+    trials = _or(args.trials, 8)
     checks = {
         "--trials": (trials >= 1, f"must be at least 1, got {trials}"),
         "--max-epochs": (max_epochs >= 1, f"must be at least 1, got {max_epochs}"),
-        "--grace-period": (1 <= grace_period <= max_epochs, f"must be from 1 to the max epochs ({max_epochs}), got {grace_period}"),
-        "--reduction-factor": (reduction_factor > 1, f"must be above 1, got {reduction_factor:g}"),
-        "--tpe-startup-trials": (args.tpe_startup_trials is None or args.tpe_startup_trials >= 1,
-                                 f"must be at least 1, got {args.tpe_startup_trials}"),
         "--time-budget-s": (args.time_budget_s is None or args.time_budget_s > 0, f"must be above 0, got {args.time_budget_s}"),
     }
     bad = [f"{flag} {why}" for flag, (ok, why) in checks.items() if not ok]
+    if max_epochs >= 1:
+        bad += _strategy_problems(args, max_epochs)
     if bad:
         raise ValueError("; ".join(bad))
     if args.data is not None and not (args.data / "train" / "train_label").is_file():
@@ -107,12 +112,24 @@ def new_settings(args: argparse.Namespace, space: SearchSpace) -> SearchSettings
         trials=trials, max_epochs=max_epochs,
         gpus_per_trial=resources.gpus_per_trial, workers_per_trial=resources.workers_per_trial,
         cpus_per_worker=args.cpus_per_worker, seed=_or(args.seed, 0),
-        grace_period=grace_period, reduction_factor=reduction_factor,
+        grace_period=_or(args.grace_period, Strategy.grace_period),
+        reduction_factor=_or(args.reduction_factor, Strategy.reduction_factor),
         mlflow_uri=resolve_tracking_uri(args.mlflow_uri, storage), search_id=uuid.uuid4().hex,
-        searcher=_or(args.searcher, "tpe"), scheduler=_or(args.scheduler, "asha"), strict=bool(args.strict),
-        time_budget_s=args.time_budget_s, trial_runner=_or(args.trial_runner, "auto"),
-        tpe_startup_trials=_or(args.tpe_startup_trials, 10),
+        searcher=_or(args.searcher, Strategy.searcher), scheduler=_or(args.scheduler, Strategy.scheduler),
+        strict=bool(args.strict), time_budget_s=args.time_budget_s, trial_runner=_or(args.trial_runner, "auto"),
+        tpe_startup_trials=_or(args.tpe_startup_trials, Strategy.tpe_startup_trials),
+        rung_metric=_or(args.rung_metric, Strategy.rung_metric), brackets=_or(args.brackets, Strategy.brackets),
     )
+
+
+def _strategy_problems(args: argparse.Namespace, max_epochs: int) -> list[str]:
+    """What :class:`Strategy` refuses in the strategy flags, each named by its flag."""
+    given = {key: getattr(args, key) for key in ("grace_period", "reduction_factor", "tpe_startup_trials", "brackets")}
+    try:
+        Strategy(max_epochs=max_epochs, **{key: value for key, value in given.items() if value is not None})
+    except StrategyError as error:
+        return [f"--{key.replace('_', '-')} {why}" for key, why in error.problems]
+    return []
 
 
 def _or(value: Any, default: Any) -> Any:
@@ -203,15 +220,11 @@ def build_tuner(settings: SearchSettings, space: SearchSpace, concurrency: int |
     """The saved Tuner (trials, searcher, callbacks) if the experiment folder holds one, else a fresh one
     running at most ``concurrency`` trials at once (None: trials choose their resources, and a
     :class:`~trainables.pacing.ResourceLimiter` starts each when it fits the ``cluster``)."""
-    import optuna
     from ray import tune
-    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
-    from ray.tune.search.optuna import OptunaSearch
 
     from trainables.divergence import NoRetryOnDivergence
     from trainables.trial import make_trainable
     from tune_asr.live_view import LiveView
-    from tune_asr.metrics import METRIC, MODE
     from tune_asr.tracking import MLflowTracker
 
     trainable = make_trainable(settings.data, settings.resources, settings.experiment_dir / "train_runs", settings.strict,
@@ -219,18 +232,11 @@ def build_tuner(settings: SearchSettings, space: SearchSpace, concurrency: int |
     if tune.Tuner.can_restore(str(settings.experiment_dir)):
         return tune.Tuner.restore(str(settings.experiment_dir), trainable, resume_unfinished=True)
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = space.with_fixed(epochs=settings.max_epochs)
     tracker = MLflowTracker(settings.mlflow_uri, settings.name, settings.search_id,
                             {k: v for k, v in asdict(settings).items() if k != "search_id"}, settings.space)
-    samplers = {"tpe": lambda seed: optuna.samplers.TPESampler(seed=seed, n_startup_trials=settings.tpe_startup_trials),
-                "random": lambda seed: optuna.samplers.RandomSampler(seed=seed)}
-    # stop_last_trials=False: a trial that reaches max_t ends on its own, so its Train run
-    # shuts down cleanly and frees its placement group at once.
-    scheduler = FIFOScheduler() if settings.scheduler == "fifo" else ASHAScheduler(
-        time_attr="epoch", metric=METRIC, mode=MODE, max_t=settings.max_epochs, grace_period=settings.grace_period,
-        reduction_factor=settings.reduction_factor, stop_last_trials=False)
-    searcher = OptunaSearch(space=space, metric=METRIC, mode=MODE, sampler=samplers[settings.searcher](settings.seed))
+    strategy = settings.strategy  # the same builder the replay benchmark drives (tune_asr.strategy)
+    searcher, scheduler = strategy.make_searcher(space), strategy.make_scheduler()
     if concurrency is None:
         from trainables.pacing import ResourceLimiter
 

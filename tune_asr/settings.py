@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from trainables.resources import TrialResources
+from tune_asr.strategy import Strategy
 
 SETTINGS_FILE = "search.json"
 
@@ -36,8 +37,18 @@ class SearchSettings:
     scheduler: str = "asha"  # "fifo": no early stopping
     strict: bool = False  # any bad input file stops the search (and every trial) instead of being skipped
     time_budget_s: float | None = None  # the tuning loop stops (running trials included) after this long
-    tpe_startup_trials: int = 10  # TPE's random draws before it models the results (Optuna's default)
+    tpe_startup_trials: int = Strategy.tpe_startup_trials  # TPE's random draws before it models the results
     trial_runner: str = "auto"  # "train": every trial a Ray Train run (the side-by-side baseline of reused actors)
+    rung_metric: str = "val_cer"  # what ASHA's rungs compare (searches saved before the flag decided on val_cer)
+    brackets: int = 1  # ASHA brackets
+
+    @property
+    def strategy(self) -> Strategy:
+        """Sampler, scheduler and rung figure (tune_asr.strategy); checks them."""
+        return Strategy(max_epochs=self.max_epochs, seed=self.seed, searcher=self.searcher, scheduler=self.scheduler,
+                        rung_metric=self.rung_metric, grace_period=self.grace_period,
+                        reduction_factor=self.reduction_factor, brackets=self.brackets,
+                        tpe_startup_trials=self.tpe_startup_trials)
 
     @property
     def resources(self) -> TrialResources:

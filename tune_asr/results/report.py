@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from tune_asr.results.curves import write_learning_curves
 from tune_asr.results.experiment import Experiment, load_experiment
 from tune_asr.results.importance import param_importances, too_few_to_trust
 from tune_asr.results.leaderboard import format_leaderboard, leaderboard, write_leaderboard_csv
@@ -19,14 +20,14 @@ from tune_asr.results.plots import write_plots
 class Report:
     experiment: Experiment
     table: pd.DataFrame
-    files: list[Path]  # the CSV, then the PNGs
+    files: list[Path]  # the leaderboard and learning-curve CSVs, then the PNGs
     mlflow_run_id: str | None
 
 
 def report(path: Path, *, mlflow: bool = True, tracking_uri: str | None = None,
            echo: Callable[[str], None] = print) -> Report:
-    """Print the leaderboard of the search in ``path``, write ``leaderboard.csv`` and ``plots/*.png``
-    there, and log them to the search's MLflow parent run (unless ``mlflow`` is False).
+    """Print the leaderboard of the search in ``path``, write ``leaderboard.csv``, ``learning_curves.csv``
+    (the replay benchmark's input) and ``plots/*.png`` there, and log them to the search's MLflow parent run (unless ``mlflow`` is False).
 
     Raises :class:`~tune_asr.results.experiment.ResultsError` when the folder or the MLflow run
     cannot be read; the files are written before MLflow is touched.
@@ -35,7 +36,7 @@ def report(path: Path, *, mlflow: bool = True, tracking_uri: str | None = None,
     table = leaderboard(experiment)
     echo(format_leaderboard(experiment, table))
     importances = param_importances(experiment)
-    files = [write_leaderboard_csv(experiment, table), *write_plots(experiment, importances)]
+    files = [write_leaderboard_csv(experiment, table), write_learning_curves(experiment), *write_plots(experiment, importances)]
     echo("\n" + "\n".join(f"Wrote {file}" for file in files))
     if warning := too_few_to_trust(importances):
         echo(f"Warning: parameter importance: {warning}")

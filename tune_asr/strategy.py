@@ -1,0 +1,110 @@
+"""A search strategy: the Optuna sampler, the Ray scheduler and the figure its rung decisions read.
+
+Built in one place so that two clocks drive the same objects: the real search (``tune_asr.search``,
+Ray Tune's loop) and the replay benchmark (``benchmarks/search_efficiency/replay.py``, a simulated
+clock over recorded learning curves). A default chosen in the replay is then the default that runs.
+
+The search's objective is always :data:`tune_asr.metrics.METRIC` (``val_cer``): the sampler learns it,
+and the leaderboard, the best checkpoint and ``export-best`` choose by it. Only the scheduler's rung
+decisions may read another figure (``rung_metric``), because early in training CER sits on CTC's
+all-blank plateau, where most trials tie and the loss still ranks them (BENCHMARKS.md, "Rung metric").
+
+Optuna and Ray are imported inside the builders, so reading settings stays cheap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from tune_asr.metrics import METRIC, MODE, RUNG_METRICS
+
+if TYPE_CHECKING:
+    import optuna
+    from ray.tune.schedulers import TrialScheduler
+    from ray.tune.search import Searcher
+
+    from tune_asr.search_space import SearchSpace
+
+SEARCHERS = ("tpe", "random")
+SCHEDULERS = ("asha", "fifo")
+STOPPED_TRIALS = ("value", "pruned")
+
+
+class StrategyError(ValueError):
+    """Settings no strategy can have; ``problems`` pairs each field with what is wrong with it."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        super().__init__("; ".join(f"{key} {why}" for key, why in problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """What decides which configurations run and for how long. Defaults are the replay's choice
+    (BENCHMARKS.md, "Search strategy"); the search CLI's flags override some of them."""
+
+    max_epochs: int
+    seed: int = 0
+    searcher: str = "tpe"  # "random": Optuna's RandomSampler, the baseline
+    scheduler: str = "asha"  # "fifo": every trial runs to max_epochs
+    rung_metric: str = "val_loss"  # what ASHA's rungs compare (RUNG_METRICS)
+    grace_period: int = 1  # epochs before the first rung
+    reduction_factor: float = 4.0  # a rung keeps the best 1/this of what it has seen
+    brackets: int = 1  # ASHA brackets (HyperBand's spread of grace periods); 1 = plain ASHA
+    tpe_startup_trials: int = 10  # random draws before TPE models the results
+    tpe_multivariate: bool = True  # Optuna 5's default for single-objective TPE
+    tpe_group: bool = False  # model each branch of a conditional space on its own
+    tpe_constant_liar: bool = True  # running trials count as bad guesses, so parallel proposals spread
+    stopped_trials: str = "value"  # what TPE learns of a stopped trial: its last CER ("value") or "pruned"
+
+    def __post_init__(self) -> None:
+        checks = {
+            "searcher": (self.searcher in SEARCHERS, f"one of {', '.join(SEARCHERS)}"),
+            "scheduler": (self.scheduler in SCHEDULERS, f"one of {', '.join(SCHEDULERS)}"),
+            "rung_metric": (self.rung_metric in RUNG_METRICS, f"one of {', '.join(RUNG_METRICS)}"),
+            "stopped_trials": (self.stopped_trials in STOPPED_TRIALS, f"one of {', '.join(STOPPED_TRIALS)}"),
+            "grace_period": (1 <= self.grace_period <= self.max_epochs, f"from 1 to the max epochs ({self.max_epochs})"),
+            "reduction_factor": (self.reduction_factor > 1, "above 1"),
+            "brackets": (self.brackets >= 1, "at least 1"),
+            "tpe_startup_trials": (self.tpe_startup_trials >= 1, "at least 1"),
+        }
+        bad = [(key, f"must be {why}, got {getattr(self, key)}") for key, (ok, why) in checks.items() if not ok]
+        if bad:
+            raise StrategyError(bad)
+
+    def sampler(self) -> optuna.samplers.BaseSampler:
+        import optuna
+
+        if self.searcher == "random":
+            return optuna.samplers.RandomSampler(seed=self.seed)
+        return optuna.samplers.TPESampler(
+            seed=self.seed, n_startup_trials=self.tpe_startup_trials, multivariate=self.tpe_multivariate,
+            group=self.tpe_group and self.tpe_multivariate, constant_liar=self.tpe_constant_liar)
+
+    def make_searcher(self, space: SearchSpace) -> Searcher:
+        """Optuna behind Ray's ``OptunaSearch``, optimising :data:`METRIC`."""
+        import optuna
+
+        from ray.tune.search.optuna import OptunaSearch
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        if self.stopped_trials == "pruned":
+            from tune_asr.pruning_search import PruningOptunaSearch
+
+            return PruningOptunaSearch(self.max_epochs, space=space, metric=METRIC, mode=MODE, sampler=self.sampler())
+        return OptunaSearch(space=space, metric=METRIC, mode=MODE, sampler=self.sampler())
+
+    def make_scheduler(self) -> TrialScheduler:
+        """Ray's ASHA deciding on ``rung_metric`` at epochs ``grace_period * reduction_factor**k``, or FIFO.
+
+        ``stop_last_trials=False``: a trial that reaches ``max_epochs`` ends on its own (its process
+        then serves the next trial, or its Train run shuts down cleanly).
+        """
+        from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+
+        if self.scheduler == "fifo":
+            return FIFOScheduler()
+        return ASHAScheduler(time_attr="epoch", metric=self.rung_metric, mode=MODE, max_t=self.max_epochs,
+                             grace_period=self.grace_period, reduction_factor=self.reduction_factor,
+                             brackets=self.brackets, stop_last_trials=False)
