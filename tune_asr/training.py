@@ -124,7 +124,8 @@ class Trainer:
         steps_per_epoch = len(self.batches(corpus.train, epoch=1, shuffle=True))
         self.scheduler = make_scheduler(self.optimizer, config, steps_per_epoch * config.epochs)
         self.ctc = torch.nn.CTCLoss(blank=corpus.vocab.blank, zero_infinity=True)
-        self.targets = {u.name: torch.tensor(corpus.vocab.encode(u.text), dtype=torch.long) for u in corpus.train + corpus.val}
+        everything = corpus.train + corpus.val
+        self.targets = {u.name: torch.from_numpy(ids) for u, ids in zip(everything, corpus.vocab.encode_all([u.text for u in everything]))}
         self.history: list[EpochRecord] = []
         self.evaluation: Evaluation | None = None
         self.ddp_model = self.model
