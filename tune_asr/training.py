@@ -58,6 +58,7 @@ class EpochRecord:
     lr: float
     seconds: float
     audio_seconds_per_second: float
+    train_seconds: float = 0.0  # of ``seconds``, the training pass (the rest: validation); 0 in histories from before it was kept
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -274,7 +275,7 @@ class Trainer:
             record = EpochRecord(
                 epoch=epoch, train_loss=train_loss, val_loss=self.evaluation.loss, val_cer=self.evaluation.cer,
                 val_wer=self.evaluation.wer, lr=lr, seconds=time.perf_counter() - start,
-                audio_seconds_per_second=audio_seconds / max(train_seconds, 1e-9),
+                audio_seconds_per_second=audio_seconds / max(train_seconds, 1e-9), train_seconds=train_seconds,
             )
             self.history.append(record)
             yield record
