@@ -14,7 +14,7 @@ set -uo pipefail
 smoke=${1:-}
 out=${OUT:-/tmp/device_call_perf}
 mkdir -p "$out"
-budget=${BUDGET_S:-470}  # seconds for the whole call, setup included
+budget=${BUDGET_S:-460}  # seconds for the whole call, setup included
 deadline=$((SECONDS + budget))
 summary="$out/summary.txt"
 : > "$summary"

@@ -39,10 +39,10 @@ def main() -> None:
     rows = side_by_side(runs, args.rounds)
     print(f"\nwaveform augmentation: {' '.join(augmentation)}")
     print_table(rows, device, reference="plain")
+    if args.json:  # before the profile: a run cut short by its time box keeps the table
+        args.json.write_text(json.dumps({"rows": rows, "augmentation": augmentation}, indent=2))
     if args.profile:
         profile_steps(runs[1].trainer, args.profile)
-    if args.json:
-        args.json.write_text(json.dumps({"rows": rows, "augmentation": augmentation}, indent=2))
 
 
 if __name__ == "__main__":

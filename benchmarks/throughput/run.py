@@ -137,9 +137,10 @@ def make_run(name: str, args: argparse.Namespace, extra: list[str] | None = None
 
 def side_by_side(runs: list, rounds: int) -> list[dict]:
     """The runs' timed epochs, alternated round by round; one row each (median over the rounds)."""
-    for _ in range(rounds):
+    for round_ in range(1, rounds + 1):
         for run in runs:
             run.timed()
+            print(f"round {round_}: {run.name} {run.speeds[-1]:,.0f} audio-s/s", flush=True)  # kept if the run is cut short
     device = runs[0].trainer.device
     peak = torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else float("nan")
     return [{"variant": run.name, "audio_s_per_s": statistics.median(run.speeds), "each": run.speeds, "peak_gib_all": peak}
@@ -160,9 +161,10 @@ def print_table(rows: list[dict], device: torch.device, reference: str = "ours")
         print(f"| {r['variant']} | {each} | {r['audio_s_per_s']:,.0f} | {r['audio_s_per_s'] / base:.1%} | {versus_seed} | {versus_alone} |")
 
 
-def profile_steps(trainer: Trainer, path: Path, steps: int = 8) -> None:
+def profile_steps(trainer: Trainer, path: Path) -> None:
     """Where our step's time goes (torch.profiler's top operators by device and by host time over a few
     steps), and every host sync of one step with the line that caused it (CUDA's sync debug mode)."""
+    steps = 8 if trainer.device.type == "cuda" else 2  # on a CPU only to check that it runs
     batches = trainer.batches(trainer.corpus.train, epoch=90, shuffle=True)[:steps]
     draws = AugmentDraws.for_epoch(90, trainer.device)
     on_cuda = trainer.device.type == "cuda"
@@ -270,16 +272,23 @@ def main() -> None:
           f"vocabulary {len(corpus.vocab)}, batch {args.batch_size}, {device_name(device)}, {args.rounds} rounds", flush=True)
     rows = side_by_side(runs, args.rounds)
     print_table(rows, device, reference=names[0])
+    results = {"device": device_name(device), "rows": rows, "recurrence": [], "config": runs[0].trainer.config.to_dict()}
+    save(results, args.json)
     if args.profile:
         profile_steps(next(run.trainer for run in runs if isinstance(run, TrainerRun)), args.profile)
-    recurrence = [] if args.no_recurrence else recurrence_step_ms(args)
-    if recurrence:
+    if not args.no_recurrence:
+        del runs  # the recurrence alone measures on a GPU free of the variants' models
+        results["recurrence"] = recurrence_step_ms(args)
         print("\n| batch | RNN fwd+bwd ms/step (3 s) | µs per frame | audio-s/s of the RNN alone |\n|---|---|---|---|")
-    for r in recurrence:
-        print(f"| {r['batch']} | {r['ms_per_step']:.1f} | {r['us_per_frame']:.0f} | {r['audio_s_per_s']:,.0f} |")
-    if args.json:
-        args.json.write_text(json.dumps({"device": device_name(device), "rows": rows, "recurrence": recurrence,
-                                         "config": runs[0].trainer.config.to_dict()}, indent=2))
+        for r in results["recurrence"]:
+            print(f"| {r['batch']} | {r['ms_per_step']:.1f} | {r['us_per_frame']:.0f} | {r['audio_s_per_s']:,.0f} |")
+        save(results, args.json)
+
+
+def save(results: dict, path: Path | None) -> None:
+    """Write what is measured so far (a run cut short by its time box keeps it)."""
+    if path:
+        path.write_text(json.dumps(results, indent=2), encoding="utf-8")
 
 
 if __name__ == "__main__":
