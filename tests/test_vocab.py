@@ -22,6 +22,22 @@ def test_encode_decode_round_trip(unit: str) -> None:
     assert vocab.decode(vocab.encode(text)) == text
 
 
+@pytest.mark.parametrize("unit", ["character", "grapheme"])
+def test_encoding_a_corpus_at_once_matches_one_text_at_a_time(unit: str) -> None:
+    texts = ["조수석 문 다시 한번 열어 줘.", "", "갓길로 설정?", "한"]
+    vocab = Vocabulary.build(texts, unit)
+    assert [list(ids) for ids in vocab.encode_all(texts)] == [vocab.encode(text) for text in texts]
+    assert vocab.encode_all([]) == []
+    with pytest.raises(KeyError, match="Z"):
+        vocab.encode_all(["한", "한Z"])
+
+
+def test_frequencies_order_the_built_vocabulary() -> None:
+    vocab = Vocabulary.build(["가가나", "나다가"], "character")
+    assert vocab.symbols[3:6] == ["가", "나", "다"] and vocab.frequencies[3:6] == [3, 2, 1]
+    assert vocab.covers(["가다"]) and not vocab.covers(["가라"])
+
+
 def test_grapheme_units_are_jamo_and_compose_back_losslessly() -> None:
     units = to_units("한글", "grapheme")
     assert len(units) == 6

@@ -9,6 +9,9 @@ same perturbations.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 import torchaudio
 from torch import nn
@@ -81,7 +84,10 @@ class WaveformAugment(nn.Module):
             part, part_lengths = audio[device_rows, : int(lengths[rows].max())], lengths[rows]
             if speed != 1.0:
                 source = resampler.orig_freq
-                part = resampler(part)
+                # Rows and length differ at every step: with cuDNN autotuning on (the model's few padded
+                # shapes want it), each new shape of this convolution would be tuned again, every step.
+                with _no_autotuning():
+                    part = resampler(part)
                 part_lengths = torch.div(part_lengths * SAMPLE_RATE + source - 1, source, rounding_mode="floor")
             parts.append((rows, device_rows, part, part_lengths))
         new_lengths = torch.empty_like(lengths)
@@ -108,6 +114,17 @@ class WaveformAugment(nn.Module):
         noise_power = noise.pow(2).sum(dim=1) / count
         scale = torch.sqrt(signal_power / (noise_power.clamp(min=1e-12) * torch.pow(10.0, snr_db / 10)))
         return noise * (scale * chosen)[:, None]
+
+
+@contextmanager
+def _no_autotuning() -> Iterator[None]:
+    """cuDNN's autotuning off for the block, every other cuDNN setting as it was."""
+    tuning = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = tuning
 
 
 def coloured_noise(batch: int, samples: int, exponents: torch.Tensor, generator: torch.Generator | None,

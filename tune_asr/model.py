@@ -24,6 +24,7 @@ class ConvFrontEnd(nn.Module):
 
     def __init__(self, channels: int):
         super().__init__()
+        self.channels_last = False  # see use_channels_last
         self.layers = nn.ModuleList([
             nn.Conv2d(1, channels, kernel_size=(41, 11), stride=(2, 2), padding=(20, 5), bias=False),
             nn.BatchNorm2d(channels),
@@ -39,8 +40,15 @@ class ConvFrontEnd(nn.Module):
         freq = (freq + 2 * 10 - 21) // 2 + 1
         return channels * freq
 
+    def use_channels_last(self) -> None:
+        """Weights and activations in channels-last layout (cuDNN's native one for bf16 convolutions)."""
+        self.to(memory_format=torch.channels_last)
+        self.channels_last = True
+
     def forward(self, feats: torch.Tensor, out_lengths: torch.Tensor) -> torch.Tensor:
         x = feats.transpose(1, 2).unsqueeze(1)  # (batch, 1, mels, frames)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         for layer in self.layers:
             x = layer(x)
             valid = torch.arange(x.size(3), device=x.device)[None, :] < out_lengths[:, None]
@@ -64,8 +72,10 @@ class RecurrentLayer(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor, lengths_cpu: torch.Tensor) -> torch.Tensor:
+        """Rows sorted by falling length (``DeepSpeech2`` sorts once for all layers): packing then needs no
+        permutation, whose index copy to the GPU would wait for it at every layer."""
         x = torch.relu(self.norm(x.transpose(1, 2)).transpose(1, 2))
-        packed = pack_padded_sequence(x, lengths_cpu, batch_first=True, enforce_sorted=False)
+        packed = pack_padded_sequence(x, lengths_cpu, batch_first=True, enforce_sorted=True)
         output, _ = self.rnn(packed)
         output, _ = pad_packed_sequence(output, batch_first=True, total_length=x.size(1))
         return self.dropout(output)
@@ -90,7 +100,14 @@ class DeepSpeech2(nn.Module):
         """``frame_lengths_cpu`` stays on the host: packing needs it there, and so no sync is paid."""
         out_lengths = conv_output_lengths(frame_lengths_cpu)
         x = self.front_end(feats, to_device(out_lengths, feats.device))
+        order = None
+        if bool((out_lengths[:-1] < out_lengths[1:]).any()):  # on the host: no sync
+            order = torch.argsort(out_lengths, descending=True, stable=True)
+            x, out_lengths = x.index_select(0, to_device(order, x.device)), out_lengths[order]
         for rnn in self.rnns:
             x = rnn(x, out_lengths)
+        if order is not None:  # back to the caller's order
+            restore = torch.argsort(order)
+            x, out_lengths = x.index_select(0, to_device(restore, x.device)), out_lengths[restore]
         logits = self.classifier(self.norm(x))
         return logits.float().log_softmax(dim=-1), out_lengths

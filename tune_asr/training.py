@@ -58,6 +58,7 @@ class EpochRecord:
     lr: float
     seconds: float
     audio_seconds_per_second: float
+    train_seconds: float = 0.0  # of ``seconds``, the training pass (the rest: validation); 0 in histories from before it was kept
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -82,6 +83,18 @@ class AugmentDraws:
     @classmethod
     def for_epoch(cls, seed: int, device: torch.device) -> "AugmentDraws":
         return cls(torch.Generator().manual_seed(seed), torch.Generator(device=device).manual_seed(seed))
+
+
+@dataclass(frozen=True)
+class StepLevers:
+    """Speed levers of the training step, all on by default; benchmarks/throughput turns each off in turn
+    to measure what it buys. None changes what is learned beyond float rounding and which row a random
+    draw lands on."""
+
+    fused_adamw: bool = True  # AdamW as one fused kernel per step on CUDA (torch's foreach otherwise)
+    longest_first: bool = True  # batch rows by falling length: the model need not permute them for packing
+    ctc_device_mean: bool = True  # CTC per utterance, mean on the device: no blocking copy of target lengths
+    channels_last: bool = True  # front-end convolutions in channels-last layout on CUDA
 
 
 EpochCallback = Callable[[EpochRecord, Callable[[Path], Path]], None]
@@ -112,19 +125,25 @@ def _autocast(device: torch.device, config: TrainConfig):
 class Trainer:
     """Model, optimiser and data of one run; ``fit`` runs the epochs."""
 
-    def __init__(self, config: TrainConfig, corpus: Corpus, device: torch.device):
-        self.config, self.corpus, self.device = config, corpus, device
+    def __init__(self, config: TrainConfig, corpus: Corpus, device: torch.device, levers: StepLevers = StepLevers()):
+        self.config, self.corpus, self.device, self.levers = config, corpus, device, levers
         self.rank, self.world_size = _rank_and_world()
         torch.manual_seed(config.seed)
         torch.backends.cudnn.benchmark = device.type == "cuda"  # safe: batch shapes are few (PAD_TO_SAMPLES)
         self.features = LogMelFeatures.from_config(config).to(device)
         self.waveform_augment = WaveformAugment.from_config(config).to(device)
         self.model = DeepSpeech2(config, len(corpus.vocab)).to(device)
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        on_cuda = device.type == "cuda"
+        if levers.channels_last and on_cuda:
+            self.model.front_end.use_channels_last()
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
+                                           fused=(levers.fused_adamw and on_cuda) or None)
         steps_per_epoch = len(self.batches(corpus.train, epoch=1, shuffle=True))
         self.scheduler = make_scheduler(self.optimizer, config, steps_per_epoch * config.epochs)
-        self.ctc = torch.nn.CTCLoss(blank=corpus.vocab.blank, zero_infinity=True)
-        self.targets = {u.name: torch.tensor(corpus.vocab.encode(u.text), dtype=torch.long) for u in corpus.train + corpus.val}
+        self.ctc = torch.nn.CTCLoss(blank=corpus.vocab.blank, zero_infinity=True,
+                                    reduction="none" if levers.ctc_device_mean else "mean")
+        everything = corpus.train + corpus.val
+        self.targets = {u.name: torch.from_numpy(ids) for u, ids in zip(everything, corpus.vocab.encode_all([u.text for u in everything]))}
         self.history: list[EpochRecord] = []
         self.evaluation: Evaluation | None = None
         self.ddp_model = self.model
@@ -139,7 +158,9 @@ class Trainer:
             [len(u.samples) for u in utterances], self.config.batch_size,
             seed=self.config.seed, epoch=epoch, rank=self.rank, world_size=self.world_size, shuffle=shuffle,
         )
-        return [[utterances[i] for i in batch] for batch in indices]
+        if not self.levers.longest_first:
+            return [[utterances[i] for i in batch] for batch in indices]
+        return [sorted((utterances[i] for i in batch), key=lambda u: -len(u.samples)) for batch in indices]
 
     def _loss(self, batch: list[Utterance], draws: AugmentDraws | None, model: torch.nn.Module):
         """CTC loss of ``batch``; with ``draws`` (training), the waveform and SpecAugment perturbations first."""
@@ -163,6 +184,8 @@ class Trainer:
         with _autocast(self.device, self.config):
             log_probs, out_lengths = model(feats, frame_lengths)
         loss = self.ctc(log_probs.transpose(0, 1), to_device(torch.cat(targets), self.device), out_lengths, target_lengths)
+        if self.levers.ctc_device_mean:  # CTCLoss's "mean", with the lengths copied without waiting for the GPU
+            loss = (loss / to_device(target_lengths.clamp(min=1), self.device).to(loss.dtype)).mean()
         return loss, log_probs, out_lengths
 
     def train_step(self, batch: list[Utterance], draws: AugmentDraws | None) -> torch.Tensor:
@@ -252,7 +275,7 @@ class Trainer:
             record = EpochRecord(
                 epoch=epoch, train_loss=train_loss, val_loss=self.evaluation.loss, val_cer=self.evaluation.cer,
                 val_wer=self.evaluation.wer, lr=lr, seconds=time.perf_counter() - start,
-                audio_seconds_per_second=audio_seconds / max(train_seconds, 1e-9),
+                audio_seconds_per_second=audio_seconds / max(train_seconds, 1e-9), train_seconds=train_seconds,
             )
             self.history.append(record)
             yield record

@@ -14,7 +14,7 @@ holds every utterance). Then, each in fresh processes as trials would be:
    utterances, from the mapped cache and from in-memory copies (today's path), alternated after a
    first epoch of each (reported apart: the mapped one pays the page faults of first touch).
 
-Usage: python benchmarks/corpus_cache/run.py [--hours 100] [--processes 4] [--smoke] [--json FILE]
+Usage: python benchmarks/corpus_cache/run.py [--hours 100] [--processes 4] [--smoke] [--json FILE] [--startup-only]
 """
 
 from __future__ import annotations
@@ -188,6 +188,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/corpus_cache_bench"))
     parser.add_argument("--smoke", action="store_true", help="a few seconds: 0.05 h, 2 processes, 1 repeat")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--startup-only", action="store_true",
+                        help="keep an up-to-date cache (no build timed) and time only the data part of start-up")
     args = parser.parse_args()
     if args.smoke:
         args.hours, args.processes, args.throughput_hours, args.repeats = 0.05, 2, 0.02, 1
@@ -196,7 +198,8 @@ def main() -> None:
     files, hours = make_corpus(data, args.hours)
     print(f"corpus: {files} files, {hours:.2f} h in {data}; {os.cpu_count()} CPUs, {platform.platform()}", flush=True)
 
-    shutil.rmtree(data / ".tune_asr_cache", ignore_errors=True)
+    if not args.startup_only:
+        shutil.rmtree(data / ".tune_asr_cache", ignore_errors=True)
     info = ensure_cache(data, CONFIG, progress=not args.smoke)
     print(info.summary(), flush=True)
     evict(info.path)
@@ -209,6 +212,8 @@ def main() -> None:
     print(f"data part of a search trial's start-up (given the driver's verified cache), warm: "
           f"{statistics.median(v['load_s'] for v in verified):.2f} s (CPU {statistics.median(v['load_cpu_s'] for v in verified):.2f} s)",
           flush=True)
+    if args.startup_only:
+        return
     memory = memory_with_sharing(data, args.processes)
     for row in memory:
         print(f"trial {row['pid']}: load {row['load_s']:.2f} s, RSS {row['rss']:.2f} GiB, PSS {row['pss']:.2f} GiB, "

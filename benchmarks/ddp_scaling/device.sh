@@ -9,7 +9,7 @@ python benchmarks/ddp_scaling/run.py --data /tmp/demo10k --gpu --workers 1 2 4 -
 python -m tune_asr.search --data /tmp/demo10k --space search_spaces/gpu_demo.yaml --trials 2 --max-epochs 2 \
   --gpus-per-trial 2 --name ddp2 --storage /tmp/searches --seed 0 > "${stem}_search.log" 2>&1
 echo "2-trial search of 2-GPU DDP trials: rc $?" | tee -a "${stem}_search.txt"
-python benchmarks/trial_startup/trial_overhead.py /tmp/searches/ddp2 | tee -a "${stem}_search.txt"
+python benchmarks/reused_trials/run.py /tmp/searches/ddp2 | tee -a "${stem}_search.txt"
 python - <<'PY' | tee -a "${stem}_search.txt"
 import mlflow
 mlflow.set_tracking_uri("sqlite:////tmp/searches/mlflow.db")

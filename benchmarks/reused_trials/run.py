@@ -23,8 +23,8 @@ from pathlib import Path
 
 from tune_asr.results import load_experiment
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "trial_startup"))
-from trial_overhead import add_utilisation_arguments, plot, samples  # noqa: E402  (one reader of nvidia-smi samples)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from utilisation import add_utilisation_arguments, plot, samples  # noqa: E402  (one reader of nvidia-smi samples)
 
 
 def trial_rows(search: Path) -> list[dict]:

@@ -70,7 +70,8 @@ class CacheInfo:
 
 @dataclass(frozen=True)
 class CachedCorpus:
-    """A cache opened for reading: utterance ``i``'s samples are a read-only view into the mapped file."""
+    """A cache opened for reading: utterance ``i``'s samples are ``audio[offsets[i] : offsets[i] + lengths[i]]``,
+    a read-only view into the mapped file."""
 
     names: list[str]
     texts: list[str]
@@ -80,10 +81,6 @@ class CachedCorpus:
     audio: np.ndarray
     problems: list[tuple[str, str]]
     labelled: int
-
-    def samples(self, i: int) -> np.ndarray:
-        start = int(self.offsets[i])
-        return self.audio[start : start + int(self.lengths[i])]
 
 
 @dataclass(frozen=True)

@@ -143,7 +143,7 @@ def check_corpus(data_dir: Path | str, config: TrainConfig, strict: bool = False
         if text is not None:
             utterances.append(Utterance(entry.name, NO_SAMPLES, text))
     kept, speakers = _with_speakers(data_dir, utterances, config, report)
-    _split_noted(_screen(kept, load_vocabulary(config, [u.text for u in kept]), report, strict), config, speakers, report)
+    _split_noted(_screen(kept, load_vocabulary(config, [u.text for u in kept]), config, report, strict), config, speakers, report)
     return report
 
 
@@ -161,14 +161,16 @@ def load_corpus(data_dir: Path | str, config: TrainConfig, strict: bool = False,
         info, cached = load_cache(data_dir, config, decode=read_pcm)
         note = info.summary()
     report = ValidationReport(source=Path(data_dir), labelled=cached.labelled, problems=list(cached.problems), notes=[note])
-    utterances = []
-    for i, name in enumerate(cached.names):
-        text = _keep(name, float(cached.seconds[i]), cached.texts[i], config, report)
+    utterances, audio = [], cached.audio
+    # plain ints once for the whole index: numpy scalars per utterance cost more than the rest of the loop
+    rows = zip(cached.names, cached.texts, cached.seconds.tolist(), cached.offsets.tolist(), cached.lengths.tolist())
+    for name, source_text, seconds, offset, length in rows:
+        text = _keep(name, seconds, source_text, config, report)
         if text is not None:
-            utterances.append(Utterance(name, cached.samples(i), text))
+            utterances.append(Utterance(name, audio[offset : offset + length], text))
     kept, speakers = _with_speakers(data_dir, utterances, config, report)
     vocab = load_vocabulary(config, [u.text for u in kept])
-    usable = _screen(kept, vocab, report, strict)
+    usable = _screen(kept, vocab, config, report, strict)
     train, val = _split_noted(usable, config, speakers, report)
     return Corpus(train=train, val=val, vocab=vocab, report=report)
 
@@ -198,9 +200,11 @@ def _with_speakers(data_dir: Path | str, utterances: list[Utterance], config: Tr
     return [u for u in utterances if u.name in speakers], speakers
 
 
-def _screen(utterances: list[Utterance], vocab: Vocabulary, report: ValidationReport, strict: bool) -> list[Utterance]:
+def _screen(utterances: list[Utterance], vocab: Vocabulary, config: TrainConfig, report: ValidationReport,
+            strict: bool) -> list[Utterance]:
     """The utterances the vocabulary covers; raises in strict mode with any problem, or with fewer than 2 left."""
-    if vocab.covers(u.text for u in utterances):  # the usual case (always, for a vocabulary built from these texts)
+    # a vocabulary built from these texts covers them all; a given one (vocab_path) usually does
+    if not config.vocab_path or vocab.covers(u.text for u in utterances):
         usable = list(utterances)
     else:
         usable = []
