@@ -53,8 +53,8 @@ class Strategy:
     reduction_factor: float = 4.0  # a rung keeps the best 1/this of what it has seen
     brackets: int = 1  # ASHA brackets (HyperBand's spread of grace periods); 1 = plain ASHA
     tpe_startup_trials: int = 10  # random draws before TPE models the results
-    tpe_multivariate: bool = True  # Optuna 5's default for single-objective TPE
-    tpe_group: bool = False  # model each branch of a conditional space on its own
+    tpe_multivariate: bool = False  # Optuna 5's default (True) collapsed beside ASHA in the replay
+    tpe_group: bool = False  # with multivariate: model each branch of a conditional space on its own
     tpe_constant_liar: bool = True  # running trials count as bad guesses, so parallel proposals spread
     stopped_trials: str = "value"  # what TPE learns of a stopped trial: its last CER ("value") or "pruned"
 

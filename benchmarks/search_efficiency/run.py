@@ -12,6 +12,8 @@ Usage:
   python benchmarks/search_efficiency/run.py run --data DIR --space YAML --budget-s 240 --gpus 0 1 2 3 \
       --searches tpe:0 tpe:1 random:0 random:1 --json curves_a.json
   python benchmarks/search_efficiency/run.py report curves_a.json curves_b.json --plot efficiency.png
+  (the real pair of issue 21, on this CPU: run --data DEMO --space search_spaces/default.yaml --gpus-per-trial 0
+   --budget-s 900 --gpus cpu cpu --searches tpe:1 random:1 --json pair.json)
   python benchmarks/search_efficiency/run.py --smoke
 --smoke (seconds, CPU): the search command that ``run`` launches must parse as the search CLI's own
 flags, and ``report`` (with its plot) must read this benchmark's stored results.
@@ -32,10 +34,10 @@ from pathlib import Path
 
 from tune_asr.results import load_experiment
 
-# TPE + ASHA with its levers: TPE models results after one wave of 4 trials; ASHA keeps a third at each rung.
-METHODS = {"tpe": ["--searcher", "tpe", "--scheduler", "asha", "--tpe-startup-trials", "4", "--reduction-factor", "3"],
-           "random": ["--searcher", "random", "--scheduler", "fifo"]}
-LABELS = {"tpe": "TPE + ASHA", "random": "random, no early stopping"}
+# "tpe": the search's own defaults (TPE + ASHA as the replay chose them, tune_asr.strategy); the stored
+# results of 2026-11-26/29 ran it with the flags of that time.
+METHODS = {"tpe": [], "random": ["--searcher", "random", "--scheduler", "fifo"]}
+LABELS = {"tpe": "TPE + ASHA (defaults)", "random": "random, no early stopping"}
 STORED_RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -51,7 +53,8 @@ def launch(search: str, gpu: str, args: argparse.Namespace) -> tuple[subprocess.
     method, seed = search.split(":")
     command = [sys.executable, "-m", "tune_asr.search", *search_arguments(search, args)]
     log = open(args.storage / f"eff_{method}_{seed}.log", "w", encoding="utf-8")
-    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "CUDA_VISIBLE_DEVICES": gpu}), time.time()
+    visible = "" if gpu == "cpu" else gpu  # "cpu": a CPU search (--gpus-per-trial 0)
+    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "CUDA_VISIBLE_DEVICES": visible}), time.time()
 
 
 def curve(experiment: Path, launched: float) -> list[tuple[float, float, str]]:
@@ -169,7 +172,7 @@ def main() -> None:
     launch_parser.add_argument("--data", type=Path, required=True)
     launch_parser.add_argument("--space", type=Path, required=True)
     launch_parser.add_argument("--budget-s", type=float, required=True, help="tuning seconds per search (one GPU each)")
-    launch_parser.add_argument("--gpus", nargs="+", required=True, help="GPU indices; one search runs on each at a time")
+    launch_parser.add_argument("--gpus", nargs="+", required=True, help="GPU indices (a GPU named twice: two searches share it; cpu: CPU searches); one search runs on each at a time")
     launch_parser.add_argument("--gpus-per-trial", type=float, default=0.25)
     launch_parser.add_argument("--searches", nargs="+", required=True, help="METHOD:SEED, METHOD one of " + ", ".join(METHODS))
     launch_parser.add_argument("--storage", type=Path, default=Path("/tmp/efficiency"))
