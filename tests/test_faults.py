@@ -362,6 +362,56 @@ def test_resume_marks_runs_a_killed_driver_left_running_as_killed(tmp_path: Path
     assert len(client.search_runs([experiment])) == 3  # the parent was found again, not duplicated
 
 
+# ---- a Train run whose workers never start ------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_train_run_whose_workers_cannot_start_fails_in_the_stated_time_and_frees_what_it_reserved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another actor holds both CPUs for good, so the run's 2 workers can never be placed: Ray Train alone
+    retries for ever. The run must end with one line, and leave no placement group behind (a controller
+    killed while it waits for its workers leaves its group to Ray, which keeps it while the search runs)."""
+    import yaml
+
+    from trainables.resources import TrialResources
+    from trainables.train_run import START_TIMEOUT_ENV, TrainRun, TrainStartTimeout
+    from tune_asr.search import init_ray
+
+    monkeypatch.setenv(START_TIMEOUT_ENV, "5")  # the workers can never start: any limit gives the same outcome
+    data = write_nsml(tmp_path / "data", [SENTENCES[i % len(SENTENCES)] for i in range(12)])
+    init_ray(num_cpus=2)
+    try:
+        holder = ray.remote(num_cpus=2)(CpuHolder).remote()
+        ray.get(holder.ready.remote())  # placed: it holds both CPUs
+        run = TrainRun(yaml.safe_load(tiny_space("1.0e-2", epochs=1)), str(data), TrialResources(workers_per_trial=2),
+                       str(tmp_path / "train_runs"), "never", False, time.time())
+        with pytest.raises(TrainStartTimeout) as raised:
+            run.next_result()
+        assert str(raised.value) == f"the Train run never: its 2 workers did not start within 5 s ({START_TIMEOUT_ENV} sets the limit)"
+        deadline = time.monotonic() + HANG_GUARD_S  # the controller soon asks for its workers' group
+        while "PENDING" not in group_states() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert "PENDING" in group_states()  # the workers' group, waiting for the held CPUs
+        run.close()
+        assert set(group_states()) == {"REMOVED"} and not run.thread.is_alive()
+        ray.kill(holder)
+        assert ray.get(ray.remote(num_cpus=2)(lambda: "ran").remote(), timeout=HANG_GUARD_S) == "ran"  # both CPUs free
+    finally:
+        ray.shutdown()
+
+
+def group_states() -> list[str]:
+    return sorted(group["state"] for group in ray.util.placement_group_table().values())
+
+
+class CpuHolder:
+    """An actor that only holds the CPUs it was given."""
+
+    def ready(self) -> bool:
+        return True
+
+
 # ---- several nodes: storage every node can reach ----------------------------------------------------------------
 
 
