@@ -27,6 +27,9 @@ from tune_asr.tracking import TAG_ROLE
 KOSPEECH_LABELS = Path(__file__).parent / "data" / "kospeech_labels.csv"
 SENTENCES = ["창문 열어 줘.", "에어컨 켜 줘.", "라디오 꺼 줘.", "문 닫아 줘.", "집으로 가자.", "음악 틀어 줘."]
 TINY_SEARCH_EPOCHS = 2
+# Bounds a hung subprocess or wait only, never the time a run needs: several times what the slowest run
+# takes on a 2-core machine loaded by other jobs (a search test: 1-4 min there).
+HANG_GUARD_S = 900.0
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="the demo corpus needs espeak-ng")
 
@@ -80,8 +83,9 @@ def start_search(args: list[str], env: dict[str, str], num_cpus: int | None) -> 
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 
-def run_search(args: list[str], env: dict[str, str], timeout: float, num_cpus: int | None = 1) -> subprocess.CompletedProcess:
-    """:func:`start_search`, killed with its process group at ``timeout``."""
+def run_search(args: list[str], env: dict[str, str], num_cpus: int | None = 1,
+               timeout: float = HANG_GUARD_S) -> subprocess.CompletedProcess:
+    """:func:`start_search`, killed with its process group at ``timeout`` (a hang)."""
     process = start_search(args, env, num_cpus)
     try:
         out, _ = process.communicate(timeout=timeout)

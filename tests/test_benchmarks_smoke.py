@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import HANG_GUARD_S
 from tune_asr.data.demo import make_demo
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,7 +48,7 @@ def test_benchmark_runs_in_smoke_mode(question: str, request: pytest.FixtureRequ
                *(argument.format(demo=demo, scratch=tmp_path) for argument in arguments)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]), "CUDA_VISIBLE_DEVICES": "",
            "OMP_NUM_THREADS": "1"}  # on a loaded CPU, spinning torch threads only slow each other
-    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=HANG_GUARD_S)
     assert done.returncode == 0, f"{' '.join(command)} exited {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     assert expected in done.stdout
 

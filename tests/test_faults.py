@@ -18,6 +18,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,8 @@ import ray
 from mlflow import MlflowClient
 from ray.tune import ExperimentAnalysis
 
-from tests.helpers import KOSPEECH_LABELS, SENTENCES, refuse_ray, run_search, runs, start_search, tiny_space, write_nsml
+from tests.helpers import (HANG_GUARD_S, KOSPEECH_LABELS, SENTENCES, refuse_ray, run_search, runs, start_search,
+                           tiny_space, write_nsml)
 from trainables.faults import FAULTS_ENV
 from tune_asr.config import TrainConfig
 from tune_asr.data import corpus as corpus_module
@@ -35,7 +37,6 @@ from tune_asr.data.corpus import load_corpus
 from tune_asr.search import main
 from tune_asr.tracking import TAG_FAILURE, TAG_TRIAL
 
-SEARCH_TIMEOUT_S = 420
 QUOTED = "네, 좋아요."
 HOUR_BYTES = 3600 * 16000 * 2  # 115.2 MB, sparse
 # name → the start of the reason the validation report must give
@@ -200,7 +201,7 @@ def fault_search(tmp_path_factory: pytest.TempPathFactory) -> dict:
     args = ["--data", str(write_bad_nsml(root / "data")), "--space", str(space), "--trials", "5", "--seed", "0",
             "--workers-per-trial", "1", "--scheduler", "fifo", "--storage", str(storage), "--name", "faults"]
     started = time.time()
-    done = run_search(args, {FAULTS_ENV: str(spec)}, SEARCH_TIMEOUT_S)
+    done = run_search(args, {FAULTS_ENV: str(spec)})
     print(f"fault search: {time.time() - started:.0f} s")
     trials = ExperimentAnalysis(str(storage / "faults")).trials
     order = {int((markers / f"{t.trial_id}.order").read_text()): t for t in trials if (markers / f"{t.trial_id}.order").exists()}
@@ -281,37 +282,22 @@ def test_killed_worker_resumes_from_its_last_checkpoint_without_losing_epochs(fa
 # ---- a driver killed with SIGKILL, then --resume ------------------------------------------------------------
 
 RESUME_LR = "{choice: [1.0e-2, 3.0e-2]}"  # both train
-RESUME_EPOCHS = 6  # trials in reused processes are quick: long enough that the kill finds one mid-run
+RESUME_EPOCHS = 3
+# The third trial to start (it starts once one of the first two has finished) stops after epoch 1's
+# checkpoint and waits there to be killed: the kill always finds one trial finished and one running.
+HOLD = {"hold": [{"trial": 3, "after_epoch": 1}]}
 
 
-def wait_for(condition, timeout: float, process: subprocess.Popen) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if condition():
-            return
-        if process.poll() is not None:
-            pytest.fail(f"the search ended (exit {process.returncode}) before the kill:\n{process.stdout.read()[-5000:]}")
+def poll_until(condition: Callable[[], bool], process: subprocess.Popen, failure: Callable[[], str],
+               limit_s: float = HANG_GUARD_S) -> None:
+    """Until ``condition()`` holds; fail with ``failure()`` if ``process`` ends first (or hangs)."""
+    deadline = time.monotonic() + limit_s
+    while not condition():
+        if process.poll() is not None or time.monotonic() > deadline:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+            pytest.fail(f"{failure()} (exit {process.wait()})")
         time.sleep(0.5)
-    os.killpg(process.pid, signal.SIGKILL)
-    pytest.fail(f"no finished trial within {timeout} s")
-
-
-def a_trial_finished_and_another_running(db: Path) -> bool:
-    """Mid-search: one trial's run FINISHED while another's is RUNNING (the third trial runs alone
-    at the end, so this moment always comes). Read-only look into the driver's MLflow database (an
-    MlflowClient here would race its schema set-up)."""
-    import sqlite3
-
-    if not db.exists():
-        return False
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as connection:
-            statuses = {status for (status,) in connection.execute(
-                "SELECT DISTINCT runs.status FROM runs JOIN tags ON tags.run_uuid = runs.run_uuid "
-                "WHERE tags.key = 'tune_asr.role' AND tags.value = 'trial'")}
-        return {"FINISHED", "RUNNING"} <= statuses
-    except sqlite3.Error:  # tables not created yet, or locked for a moment
-        return False
 
 
 def child_statuses(storage: Path, name: str) -> dict[str, str]:
@@ -325,10 +311,13 @@ def test_driver_killed_with_sigkill_resumes_to_all_trials_without_duplicate_runs
     space.write_text(tiny_space(RESUME_LR, epochs=RESUME_EPOCHS), encoding="utf-8")
     data = write_nsml(tmp_path / "data", [SENTENCES[i % len(SENTENCES)] for i in range(24)])
     storage, name, db = tmp_path / "results", "killed", tmp_path / "results" / "mlflow.db"
+    markers, spec = tmp_path / "markers", tmp_path / "faults.json"
+    spec.write_text(json.dumps({"dir": str(markers), **HOLD}), encoding="utf-8")
     args = ["--data", str(data), "--space", str(space), "--trials", "3", "--seed", "0", "--workers-per-trial", "1",
             "--scheduler", "fifo", "--storage", str(storage), "--name", name]
-    driver = start_search(args, {}, num_cpus=2)
-    wait_for(lambda: a_trial_finished_and_another_running(db), 240, driver)
+    driver = start_search(args, {FAULTS_ENV: str(spec)}, num_cpus=2)
+    poll_until(lambda: any(markers.glob("*.holding")), driver,
+               lambda: f"no trial held in {markers}:\n{driver.communicate()[0][-5000:]}")
     os.killpg(driver.pid, signal.SIGKILL)  # the driver and the Ray it started, mid-search
     driver.communicate()
     before = child_statuses(storage, name)
@@ -338,7 +327,7 @@ def test_driver_killed_with_sigkill_resumes_to_all_trials_without_duplicate_runs
     history = {trial: [(m.step, m.value) for m in client.get_metric_history(run.info.run_id, "val_cer")]
                for trial, run in ((r.data.tags[TAG_TRIAL], r) for r in runs(storage, name)[1]) if trial in finished_before}
 
-    resumed = run_search(["--resume", "--name", name, "--storage", str(storage)], {}, 300, num_cpus=2)
+    resumed = run_search(["--resume", "--name", name, "--storage", str(storage)], {}, num_cpus=2)
     assert resumed.returncode == 0, resumed.stdout[-5000:]
     trials = ExperimentAnalysis(str(storage / name)).trials
     assert len(trials) == 3 and all(t.status == "TERMINATED" for t in trials)
@@ -371,6 +360,56 @@ def test_resume_marks_runs_a_killed_driver_left_running_as_killed(tmp_path: Path
     assert client.get_run(open_run).info.status == "KILLED"
     assert client.get_run(done).info.status == "FINISHED"
     assert len(client.search_runs([experiment])) == 3  # the parent was found again, not duplicated
+
+
+# ---- a Train run whose workers never start ------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_train_run_whose_workers_cannot_start_fails_in_the_stated_time_and_frees_what_it_reserved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another actor holds both CPUs for good, so the run's 2 workers can never be placed: Ray Train alone
+    retries for ever. The run must end with one line, and leave no placement group behind (a controller
+    killed while it waits for its workers leaves its group to Ray, which keeps it while the search runs)."""
+    import yaml
+
+    from trainables.resources import TrialResources
+    from trainables.train_run import START_TIMEOUT_ENV, TrainRun, TrainStartTimeout
+    from tune_asr.search import init_ray
+
+    monkeypatch.setenv(START_TIMEOUT_ENV, "5")  # the workers can never start: any limit gives the same outcome
+    data = write_nsml(tmp_path / "data", [SENTENCES[i % len(SENTENCES)] for i in range(12)])
+    init_ray(num_cpus=2)
+    try:
+        holder = ray.remote(num_cpus=2)(CpuHolder).remote()
+        ray.get(holder.ready.remote())  # placed: it holds both CPUs
+        run = TrainRun(yaml.safe_load(tiny_space("1.0e-2", epochs=1)), str(data), TrialResources(workers_per_trial=2),
+                       str(tmp_path / "train_runs"), "never", False, time.time())
+        with pytest.raises(TrainStartTimeout) as raised:
+            run.next_result()
+        assert str(raised.value) == f"the Train run never: its 2 workers did not start within 5 s ({START_TIMEOUT_ENV} sets the limit)"
+        deadline = time.monotonic() + HANG_GUARD_S  # the controller soon asks for its workers' group
+        while "PENDING" not in group_states() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert "PENDING" in group_states()  # the workers' group, waiting for the held CPUs
+        run.close()
+        assert set(group_states()) == {"REMOVED"} and not run.thread.is_alive()
+        ray.kill(holder)
+        assert ray.get(ray.remote(num_cpus=2)(lambda: "ran").remote(), timeout=HANG_GUARD_S) == "ran"  # both CPUs free
+    finally:
+        ray.shutdown()
+
+
+def group_states() -> list[str]:
+    return sorted(group["state"] for group in ray.util.placement_group_table().values())
+
+
+class CpuHolder:
+    """An actor that only holds the CPUs it was given."""
+
+    def ready(self) -> bool:
+        return True
 
 
 # ---- several nodes: storage every node can reach ----------------------------------------------------------------
@@ -445,37 +484,36 @@ def test_existing_two_node_cluster_runs_trials_on_both_nodes_with_shared_storage
     ports = [str(p) for p in free_ports(2 * WORKER_PORTS_PER_NODE)]
     head_ports, node2_ports = ",".join(ports[:WORKER_PORTS_PER_NODE]), ",".join(ports[WORKER_PORTS_PER_NODE:])
     nodes: list[subprocess.Popen] = []
+    markers = tmp_path / "markers"
+    spec = tmp_path / "faults.json"
+    spec.write_text(json.dumps({"dir": str(markers), "barrier": 2}), encoding="utf-8")
+    env[FAULTS_ENV] = str(spec)  # the nodes' processes train the trials: they read it from the node's environment
     try:
         nodes.append(start_node(["--head", "--node-ip-address", "127.0.0.1", "--port", str(port), "--num-cpus", "2",
                                  "--temp-dir", str(ray_tmp), "--dashboard-port", str(free_port()),
                                  "--ray-client-server-port", str(free_port()),
                                  "--worker-port-list", head_ports], env, tmp_path / "head.log"))
-        deadline = time.time() + 90
-        while "Ray runtime started" not in (tmp_path / "head.log").read_text() and time.time() < deadline:
-            time.sleep(0.5)
+        poll_until(lambda: "Ray runtime started" in (tmp_path / "head.log").read_text(), nodes[-1],
+                   lambda: "ray start failed:\n" + (tmp_path / "head.log").read_text()[-3000:])
         nodes.append(start_node(["--address", address, "--node-ip-address", "127.0.0.1", "--num-cpus", "2",
-                                 "--resources", '{"node2": 1}',
                                  "--worker-port-list", node2_ports], env, tmp_path / "node2.log"))
-        while "Ray runtime started" not in (tmp_path / "node2.log").read_text() and time.time() < deadline:
-            time.sleep(0.5)
-        assert time.time() < deadline, (tmp_path / "head.log").read_text()[-3000:] + (tmp_path / "node2.log").read_text()[-3000:]
+        poll_until(lambda: "Ray runtime started" in (tmp_path / "node2.log").read_text(), nodes[-1],
+                   lambda: "ray start failed:\n" + (tmp_path / "node2.log").read_text()[-3000:])
 
         space = tmp_path / "space.yaml"
-        # 4 epochs: the first trial must still run when the second's process comes up on a loaded machine
-        # (a finished trial's reused process would otherwise serve it on the same node)
-        space.write_text(tiny_space(RESUME_LR, epochs=4), encoding="utf-8")
+        space.write_text(tiny_space(RESUME_LR, epochs=2), encoding="utf-8")
         data = write_nsml(tmp_path / "data", [SENTENCES[i % len(SENTENCES)] for i in range(12)])
         storage = tmp_path / "results"
         args = ["--address", address, "--data", str(data), "--space", str(space), "--trials", "3", "--scheduler", "fifo",
                 "--workers-per-trial", "1", "--cpus-per-worker", "1.5", "--storage", str(storage), "--name", "cluster"]
-        refused = run_search(args, env, 120, num_cpus=None)
+        refused = run_search(args, env, num_cpus=None)
         assert refused.returncode == 2 and "2 nodes" in refused.stdout and "--shared-storage" in refused.stdout
-        done = run_search([*args, "--shared-storage"], env, 300, num_cpus=None)  # one machine: the path is shared
+        done = run_search([*args, "--shared-storage"], env, num_cpus=None)  # one machine: the path is shared
         assert done.returncode == 0, done.stdout[-5000:]
         trials = ExperimentAnalysis(str(storage / "cluster")).trials
         assert len(trials) == 3 and all(t.status == "TERMINATED" for t in trials)
-        # 1.5-CPU trials on two 2-CPU nodes: the first two run at once, one on each node (a reused
-        # process may then serve the third on either)
+        # 1.5-CPU trials on two 2-CPU nodes, and the first two wait after their first epoch until both
+        # got there: they run at once, one on each node (a reused process may then serve the third on either)
         assert len({t.last_result["node_id"] for t in trials}) == 2
     finally:
         for node in reversed(nodes):

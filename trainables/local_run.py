@@ -50,6 +50,13 @@ def checkpoint_dir(run_dir: Path, epoch: int) -> Path:
     return run_dir / f"checkpoint_epoch_{epoch:04d}"
 
 
+def unrecorded(history: list[EpochRecord], recorded_epoch: int) -> list[EpochRecord]:
+    """The restored epochs after the last one Tune recorded (``recorded_epoch``; 0: none). A resumed trial
+    reports them again, untrained, before training on: the driver died between their checkpoint and
+    their report. Both runners use it (:class:`LocalRun`, ``trainables.worker``)."""
+    return [record for record in history if record.epoch > recorded_epoch]
+
+
 def latest_checkpoint(run_dir: Path) -> Path | None:
     """The checkpoint of the trial's latest saved epoch, if it saved any (written whole, then renamed)."""
     saved = sorted(run_dir.glob(f"checkpoint_epoch_*/{CHECKPOINT_FILE}"))
@@ -86,12 +93,12 @@ class LocalRun:
         if latest is not None:  # a retry, or a resumed search: continue where this trial's files end
             self.trainer.restore(load_checkpoint(latest))
             self.timings["resumed_after_epoch"] = self.trainer.history[-1].epoch
-        self.replays: deque[EpochRecord] = deque(self.trainer.history)  # until Tune says what it recorded
+        self.replays: deque[EpochRecord] = deque(unrecorded(self.trainer.history, 0))  # until Tune says what it recorded
         self.epochs = self.trainer.epochs(progress=False)
 
     def replay_after(self, recorded_epoch: int) -> None:
         """Tune recorded this trial up to ``recorded_epoch``: report the later restored epochs again first."""
-        self.replays = deque(record for record in self.trainer.history if record.epoch > recorded_epoch)
+        self.replays = deque(unrecorded(self.trainer.history, recorded_epoch))
 
     def next_result(self) -> dict[str, Any]:
         """Train one epoch, save its checkpoint, and return the epoch's report.

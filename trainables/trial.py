@@ -87,12 +87,8 @@ class AsrTrial(tune.Trainable):
         return {"trial_id": self.trial_id, "epoch": self.reported_epoch}
 
     def load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """The run already continued from its own latest file; report what Tune had not recorded.
-
-        A Train run's controller resumes from its own storage and is left to it.
-        """
-        if isinstance(self.run, LocalRun):
-            self.run.replay_after(checkpoint.get("epoch", 0))
+        """The run continues from its own latest checkpoint; it reports first what Tune had not recorded."""
+        self.run.replay_after(checkpoint.get("epoch", 0))
 
     def cleanup(self) -> None:
         self._close()

@@ -1,16 +1,15 @@
-"""What every Ray Train worker of a several-worker trial runs: the core ``train()`` with per-epoch reports.
+"""What every Ray Train worker of a several-worker trial runs: the core's ``Trainer`` with per-epoch reports.
 
 The core does DDP and rank sharding itself, so nothing here calls ``prepare_model`` or
 ``prepare_data_loader``. Rank 0 attaches a checkpoint to each report; Ray Train keeps the best by
-``val_cer`` and always the latest, from which a retried or resumed trial continues.
-"""
+``val_cer`` and always the latest, from which a retried or resumed trial continues, reporting again
+the epochs it restored that Tune never recorded (as a one-worker trial does: ``local_run.unrecorded``)."""
 
 from __future__ import annotations
 
 import json
 import tempfile
 import time
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Callable
 
@@ -21,12 +20,13 @@ from ray.train.torch import get_device
 
 import trainables
 from trainables.divergence import diverged_report, record_divergence
-from trainables.faults import faults_for
+from trainables.faults import Faults, faults_for
+from trainables.local_run import unrecorded
 from trainables.resources import TrialResources
-from tune_asr.checkpoint import CHECKPOINT_FILE
+from tune_asr.checkpoint import load_checkpoint, save_checkpoint
 from tune_asr.config import TrainConfig
 from tune_asr.data.corpus import load_corpus
-from tune_asr.training import EpochRecord, TrainingDiverged, train
+from tune_asr.training import EpochRecord, Trainer, TrainingDiverged
 
 SNAPSHOT_FILE = "checkpoint_manager_snapshot.json"  # Ray Train's record of registered checkpoints
 
@@ -49,6 +49,7 @@ def worker_spec(
         "strict": strict,
         "run_dir": run_dir,  # the Train run's folder (shared storage): where a divergence is recorded
         "verified_cache": verified_cache,  # the corpus cache the search driver found up to date
+        "replay_after": 0,  # the last epoch Tune recorded: the restored epochs after it are reported again
     }
 
 
@@ -81,37 +82,57 @@ def train_loop_per_worker(spec: dict[str, Any]) -> None:
         "node_id": ray.get_runtime_context().get_node_id(),  # which node of a cluster trained it
     }
     device = get_device() if spec["torch_threads"] is None else torch.device("cpu")
+    trainer = Trainer(config, corpus, device)
+    checkpoint = ray.train.get_checkpoint()
+    if checkpoint:
+        with checkpoint.as_directory() as restored:
+            trainer.restore(load_checkpoint(Path(restored)))
+    # The epoch this attempt resumed after (0: started afresh), so a restart's continuity shows in the results.
+    timings["resumed_after_epoch"] = trainer.history[-1].epoch if trainer.history else 0
+    kept = _registered(run_dir) if is_rank_zero and run_dir else {}
 
-    def on_epoch(record: EpochRecord, save_checkpoint: Callable[[Path], Path]) -> None:
-        if faults:
-            faults.at_epoch_end(record.epoch)
-        # The epoch this attempt resumed after (0: started afresh), so a restart's continuity shows in the results.
-        timings.setdefault("resumed_after_epoch", record.epoch - 1)
+    def report(record: EpochRecord, replayed: bool) -> None:
         metrics = {**record.to_dict(), **timings}
         if not is_rank_zero:
             ray.train.report(metrics)
-            return
-        with tempfile.TemporaryDirectory() as directory:
-            save_checkpoint(Path(directory))
-            ray.train.report(metrics, checkpoint=Checkpoint.from_directory(directory))
+        elif replayed:  # Ray Train holds its checkpoint already, if it still keeps it: name it, register no copy
+            ray.train.report({**metrics, **({"checkpoint_path": kept[record.epoch]} if record.epoch in kept else {})})
+        else:
+            with tempfile.TemporaryDirectory() as directory:
+                save_checkpoint(Path(directory), trainer.state())
+                ray.train.report(metrics, checkpoint=Checkpoint.from_directory(directory))
 
-    checkpoint = ray.train.get_checkpoint()
-    with checkpoint.as_directory() if checkpoint else nullcontext() as restored:
-        resume_from = Path(restored) / CHECKPOINT_FILE if restored else None
-        try:
-            history = train(config, corpus, on_epoch=on_epoch, resume_from=resume_from, device=device, progress=False)
-            if history and "resumed_after_epoch" not in timings:
-                # Restored from the last epoch's checkpoint (the driver died after the run finished but
-                # before Tune recorded it): report that epoch again so the trial ends with its result.
-                metrics = {**history[-1].to_dict(), **timings, "resumed_after_epoch": history[-1].epoch}
-                again = Checkpoint.from_directory(restored) if is_rank_zero and restored else None
-                ray.train.report(metrics, checkpoint=again)
-        except TrainingDiverged as error:
-            # Every rank sees the same all-reduced loss, so all of them report this last result; the
-            # trial then fails without a retry (see trainables.divergence).
-            if is_rank_zero and run_dir:
-                record_divergence(run_dir, error)
-            ray.train.report(diverged_report(error, timings))
+    try:
+        report_epochs(trainer, spec["replay_after"], report, faults)
+    except TrainingDiverged as error:
+        # Every rank sees the same all-reduced loss, so all of them report this last result; the
+        # trial then fails without a retry (see trainables.divergence).
+        if is_rank_zero and run_dir:
+            record_divergence(run_dir, error)
+        ray.train.report(diverged_report(error, timings))
+
+
+def report_epochs(trainer: Trainer, recorded_epoch: int, report: Callable[[EpochRecord, bool], None],
+                  faults: Faults | None = None) -> None:
+    """Report again the restored epochs Tune never recorded (``report(record, True)``: not trained
+    again), then train the remaining epochs, reporting each (``report(record, False)``). Ray-free:
+    ``report`` is what talks to Ray Train; every rank runs the same reports."""
+    for record in unrecorded(trainer.history, recorded_epoch):
+        report(record, True)
+    for record in trainer.epochs(progress=False):
+        if faults:
+            faults.at_epoch_end(record.epoch)
+        report(record, False)
+
+
+def _registered(run_dir: Path) -> dict[int, str]:
+    """Epoch -> folder of each checkpoint Ray Train keeps for this run, from its snapshot ({} if none yet)."""
+    try:
+        snapshot = json.loads((run_dir / SNAPSHOT_FILE).read_text(encoding="utf-8"))
+        results = [*snapshot["checkpoint_results"], snapshot["latest_checkpoint_result"]]
+        return {int(r["metrics"]["epoch"]): str(run_dir / r["checkpoint_dir_name"]) for r in results if r}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
 
 
 def _wait_until_registered(run_dir: Path | None, epoch: int, timeout: float = 60.0) -> None:
@@ -119,13 +140,6 @@ def _wait_until_registered(run_dir: Path | None, epoch: int, timeout: float = 60
     controller has taken the report in, and a worker dying in between loses that report."""
     if run_dir is None:
         return
-    snapshot = run_dir / SNAPSHOT_FILE
     deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            latest = json.loads(snapshot.read_text(encoding="utf-8"))["latest_checkpoint_result"]
-            if latest and latest["metrics"]["epoch"] >= epoch:
-                return
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
+    while time.time() < deadline and max(_registered(run_dir), default=0) < epoch:
         time.sleep(0.2)
