@@ -82,7 +82,11 @@ def start_search(args: list[str], env: dict[str, str], num_cpus: int | None) -> 
 
 def run_search(args: list[str], env: dict[str, str], timeout: float, num_cpus: int | None = 1) -> subprocess.CompletedProcess:
     """:func:`start_search`, killed with its process group at ``timeout``."""
-    process = start_search(args, env, num_cpus)
+    return finish_search(start_search(args, env, num_cpus), timeout)
+
+
+def finish_search(process: subprocess.Popen, timeout: float) -> subprocess.CompletedProcess:
+    """Wait for a :func:`start_search` process; killed with its process group at ``timeout``."""
     try:
         out, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
