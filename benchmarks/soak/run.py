@@ -61,6 +61,7 @@ class Faults:
     trial_kills: list[tuple[float, int, str]] = field(default_factory=list)  # (seconds in, pid, trial)
     driver_killed_at: float | None = None
     orphans: list[str] = field(default_factory=list)  # processes of the killed driver's Ray that outlived it
+    driver_pids: set[int] = field(default_factory=set)  # the killed driver's Ray processes (trials there died with it)
 
 
 class Ledger:
@@ -117,6 +118,7 @@ def kill_a_trial(driver: psutil.Process, ledger: Ledger, faults: Faults, started
 def kill_driver(driver: psutil.Process, faults: Faults, started: float) -> None:
     """SIGKILL the driver alone; its Ray must go with it (anything left after 120 s is an orphan, killed)."""
     ray_processes = driver.children(recursive=True)
+    faults.driver_pids = {process.pid for process in ray_processes}
     driver.kill()
     faults.driver_killed_at = time.time() - started
     print(f"[{faults.driver_killed_at:6.0f} s] SIGKILL driver {driver.pid} ({len(ray_processes)} Ray processes under it)", flush=True)
@@ -195,6 +197,11 @@ def check(storage: Path, trials: int, faults: Faults, ledger: Ledger) -> bool:
     growth = {pid: served[-1] / served[1] - 1 for pid, served in reused.items()}
 
     attempts = ledger.attempts()
+    killed = {pid for _, pid, _ in faults.trial_kills} | faults.driver_pids
+    reported = {t.trial_id: {int(row["pid"]) for row in result_rows(experiment_dir / f"trial_{t.trial_id}")} for t in tune_trials}
+    idle_setups = {trial: [pid for pid in pids if pid not in reported.get(trial, set()) | killed]
+                   for trial, pids in attempts.items()}
+    idle_setups = {trial: pids for trial, pids in idle_setups.items() if pids}
     print("\n| figure | value |\n|---|---|")
     figures = {
         "trials asked": trials, "trials in Tune's state": len(tune_trials), "finished (TERMINATED)": len(finished),
@@ -224,12 +231,14 @@ def check(storage: Path, trials: int, faults: Faults, ledger: Ledger) -> bool:
         f"reused processes' RSS flat (within {RSS_TOLERANCE:.0%}, 2nd trial to last)":
             all(abs(g) <= RSS_TOLERANCE for g in growth.values()),
         "no Ray process outlived the killed driver": not faults.orphans,
+        "no trial set up in a process that never trained it": not idle_setups,
     }
     print("\nSoak checks:")
     for name, ok in checks.items():
         print(f"  {'PASS' if ok else 'FAIL'}  {name}")
     for line in [*(f"failed: {t.trial_id} {last_error_line(t)}" for t in failed), *(f"history: {m}" for m in mismatched[:10]),
-                 *(f"hours: {t}" for t in hours_off[:10]), *(f"orphan: {o}" for o in faults.orphans)]:
+                 *(f"hours: {t}" for t in hours_off[:10]), *(f"orphan: {o}" for o in faults.orphans),
+                 *(f"set up but not trained: {trial} in {pids}" for trial, pids in list(idle_setups.items())[:10])]:
         print(f"    {line}")
     return all(checks.values())
 
