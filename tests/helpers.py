@@ -86,7 +86,11 @@ def start_search(args: list[str], env: dict[str, str], num_cpus: int | None) -> 
 def run_search(args: list[str], env: dict[str, str], num_cpus: int | None = 1,
                timeout: float = HANG_GUARD_S) -> subprocess.CompletedProcess:
     """:func:`start_search`, killed with its process group at ``timeout`` (a hang)."""
-    process = start_search(args, env, num_cpus)
+    return finish_search(start_search(args, env, num_cpus), timeout)
+
+
+def finish_search(process: subprocess.Popen, timeout: float = HANG_GUARD_S) -> subprocess.CompletedProcess:
+    """Wait for a :func:`start_search` process; killed with its process group at ``timeout`` (a hang)."""
     try:
         out, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -26,6 +26,7 @@ SMOKE = {
     "search_efficiency": ([], "Ratio TPE + ASHA / random"),
     "corpus_cache": ([], "data part of start-up (load_corpus)"),
     "reused_trials": (["--data", "{demo}"], "| reused | 3 |"),
+    "soak": (["--data", "{demo}", "--storage", "{scratch}"], "| trials lost | 0 |"),
 }
 
 
@@ -36,7 +37,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_demo(tmp_path_factory.mktemp("smoke") / "demo", 12, seed=0, test_utterances=3, progress=False)
 
 
-RAY_SMOKES = {"reused_trials", "ddp_scaling", "packing"}  # they start Ray: part of the slow suite
+RAY_SMOKES = {"reused_trials", "ddp_scaling", "packing", "soak"}  # they start Ray: part of the slow suite
 
 
 @pytest.mark.parametrize("question", [pytest.param(q, marks=pytest.mark.slow) if q in RAY_SMOKES else q for q in QUESTIONS])

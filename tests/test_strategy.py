@@ -169,3 +169,14 @@ def test_time_to_target_and_upper_median() -> None:
     assert time_to([(10.0, 0.5), (20.0, 0.2)], 0.3) == 20.0
     assert time_to([(10.0, 0.5)], 0.3) == math.inf
     assert upper_median([3.0, 1.0, math.inf, 2.0]) == 3.0  # at least half reach it: finite
+
+
+def test_replay_cli_ends_with_the_ratio_line() -> None:
+    import re
+    import subprocess
+
+    done = subprocess.run([sys.executable, str(REPLAY_DIR / "replay.py"), "--smoke"], capture_output=True, text=True,
+                          timeout=600, cwd=REPLAY_DIR.parents[1])
+    assert done.returncode == 0, done.stderr[-3000:]
+    last = done.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(r"time-to-target ratio \(default / random\): [0-9.]+ \[[0-9.]+, ([0-9.]+|nan)\]", last), last

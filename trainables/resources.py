@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 TRIAL_DRIVER_CPU = 0.1  # Tune rejects 0; a Train trial's actor only waits on its Train run
 Runner = Literal["auto", "train"]  # auto: by the trial's resources; train: every trial is a Ray Train run
+HOURS = {"GPU": "gpu_hours", "CPU": "cpu_hours"}  # what a trial's hours are counted in, and their names
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,12 @@ class TrialResources:
         if self.use_gpu:
             need["GPU"] = float(self.gpus_per_trial)
         return need
+
+    def hours(self, seconds: float, runner: Runner = "auto") -> dict[str, float]:
+        """GPU-hours and CPU-hours of a trial that held these resources for ``seconds``: the one rule that
+        the leaderboard and MLflow both count by, each trial by its own resources (a space may choose them)."""
+        need = self.per_trial(runner)
+        return {key: seconds * need.get(name, 0.0) / 3600 for name, key in HOURS.items()}
 
     def max_concurrent(self, cluster: Mapping[str, float], runner: Runner = "auto") -> int:
         """Trials that fit at once; raises if not even one does (better now than a hang later)."""

@@ -37,20 +37,34 @@ class AsrTrial(tune.Trainable):
               strict: bool = False, runner: Runner = "auto", corpus_cache: str | None = None) -> None:
         self.data_dir, self.resources, self.train_storage = data_dir, resources, train_storage
         self.strict, self.runner, self.corpus_cache = strict, runner, corpus_cache
-        self.trials_served = 0
-        self._start(config, started=trainables.IMPORT_STARTED)  # a fresh process: its imports count
+        self.trials_served, self.run = 0, None
+        self._take(config, started=trainables.IMPORT_STARTED)  # a fresh process: its imports count
 
     def reset_config(self, new_config: dict[str, Any]) -> bool:
         """Serve the next trial in this process (``reuse_actors``): drop the last trial's run, keep the rest."""
         self._close()
-        self._start(new_config, started=time.time())
+        self._take(new_config, started=time.time())
         return True
+
+    def _take(self, config: dict[str, Any], started: float) -> None:
+        """Hold the trial's config; its run starts when it first trains or restores (:meth:`_ensure_run`).
+
+        Tune constructs a new actor for a pending trial, and when a cached actor frees up first it gives
+        the trial to that one and removes the new actor (``TuneController._maybe_reuse_cached_actor``):
+        a run started in ``setup`` would load data for nothing, or start a whole Ray Train run of a
+        trial that runs elsewhere.
+        """
+        self.pending = (config, started)
+        self.reported_epoch = 0
+
+    def _ensure_run(self) -> None:
+        if self.run is None:
+            self._start(*self.pending)
 
     def _start(self, config: dict[str, Any], started: float) -> None:
         values, _ = split_config(config)
         train_config = TrainConfig.from_dict(values)  # a bad combination fails here, before any training
         self.epochs = train_config.epochs
-        self.reported_epoch = 0
         self.diverged: TrainingDiverged | None = None
         self.run_dir = Path(self.train_storage) / self.trial_id
         resources = self.resources.for_config(config)
@@ -65,6 +79,7 @@ class AsrTrial(tune.Trainable):
                                 faults_for(self.trial_id), self.corpus_cache)
 
     def step(self) -> dict[str, Any]:
+        self._ensure_run()
         if self.diverged is not None:  # the diverged report went out last step: now the trial fails
             raise self.diverged
         try:
@@ -88,6 +103,7 @@ class AsrTrial(tune.Trainable):
 
     def load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """The run continues from its own latest checkpoint; it reports first what Tune had not recorded."""
+        self._ensure_run()
         self.run.replay_after(checkpoint.get("epoch", 0))
 
     def cleanup(self) -> None:

@@ -7,6 +7,7 @@ makes no parent run and opens a second run for a resumed trial. Runs are found a
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import time
@@ -18,8 +19,9 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param
 from ray.tune import Callback
 from ray.tune.experiment import Trial
-from ray.tune.result import AUTO_RESULT_KEYS
+from ray.tune.result import AUTO_RESULT_KEYS, TIME_THIS_ITER_S
 
+from trainables.resources import HOURS
 from tune_asr.best_checkpoint import CHECKPOINT_KEY, EpochReport, best_report, best_trial
 from tune_asr.checkpoint import CHECKPOINT_FILE
 from tune_asr.config import TrainConfig
@@ -35,6 +37,7 @@ SQLITE = "sqlite:///"  # a local tracking store: the project's default
 TAG_FAILURE = "failure_reason"  # on FAILED trial runs: "diverged: ..." or the error's last line
 TAG_BEST_TRIAL = "best_trial"  # on the parent run: the trial whose checkpoint is the search's best
 TAG_BEST_CHECKPOINT = "best_checkpoint"  # on the parent run and each trial's run: that checkpoint's folder
+MAX_RUNS = 50_000  # MLflow's most runs per search_runs call: the child runs whose hours the parent sums
 # The parent run's counts of trials by how they ended (a metric each: trials_finished, trials_asha_stopped, ...)
 COUNTED_STATUSES = (FINISHED, ASHA_STOPPED, BUDGET_STOPPED, FAILED, UNFINISHED)
 
@@ -60,9 +63,30 @@ def sqlite_path(tracking_uri: str) -> Path | None:
     return Path(tracking_uri.removeprefix(SQLITE)) if tracking_uri.startswith(SQLITE) else None
 
 
+def tracking_client(tracking_uri: str) -> MlflowClient:
+    """The one way the project opens a tracking store. A local sqlite store is created (or migrated)
+    under an exclusive lock on ``<database>.lock``: MLflow builds a fresh database's schema without
+    one, so two searches starting at once on one ``--storage`` would collide in its migration."""
+    database = sqlite_path(tracking_uri)
+    if database is None:
+        return MlflowClient(tracking_uri)
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with open(database.with_name(database.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        return MlflowClient(tracking_uri)  # builds the store: tables, migrations, default experiment
+
+
 def role_filter(search_id: str, role: str) -> str:
     """MLflow filter for the runs of search ``search_id`` in ``role`` ("search": the parent, or "trial")."""
     return f"tags.`{TAG_SEARCH}` = '{search_id}' and tags.`{TAG_ROLE}` = '{role}'"
+
+
+def epoch_metrics(result: dict[str, Any]) -> dict[str, float]:
+    """What a trial's run logs of one result (step = epoch): its numbers, less Tune's bookkeeping but
+    with the epoch's wall time (``time_this_iter_s``), which the hours are summed from."""
+    return {key: float(value) for key, value in result.items()
+            if (key not in AUTO_RESULT_KEYS or key == TIME_THIS_ITER_S) and isinstance(value, (int, float))
+            and not isinstance(value, bool)}
 
 
 def _artifact_location(tracking_uri: str, experiment: str) -> str | None:
@@ -117,7 +141,7 @@ class MLflowTracker(Callback):
         self.best = state["best"]
 
     def setup(self, total_num_samples: int = 0, **info: Any) -> None:
-        self._client = MlflowClient(self.tracking_uri)
+        self._client = tracking_client(self.tracking_uri)
         self._total = total_num_samples
         self._started = time.time()
         existing = self._client.get_experiment_by_name(self.experiment)
@@ -143,11 +167,7 @@ class MLflowTracker(Callback):
         step, now = int(result["epoch"]), _now_ms()
         run_id = self._run_id(trial)
         if step > self._last_step.get(trial.trial_id, 0):  # an epoch logged before a driver died is not logged twice
-            metrics = [
-                Metric(key, float(value), now, step)
-                for key, value in result.items()
-                if key not in AUTO_RESULT_KEYS and isinstance(value, (int, float)) and not isinstance(value, bool)
-            ]
+            metrics = [Metric(key, value, now, step) for key, value in epoch_metrics(result).items()]
             self._client.log_batch(run_id, metrics=metrics)
             self._last_step[trial.trial_id] = step
         if result.get("diverged"):
@@ -172,6 +192,7 @@ class MLflowTracker(Callback):
         (all of ``--trials``, or those the time budget let start)."""
         for trial in trials:
             if trial.trial_id in self._runs and trial.status not in (Trial.TERMINATED, Trial.ERROR):
+                self._log_hours(trial, self._runs[trial.trial_id])
                 self._client.set_terminated(self._runs[trial.trial_id], "KILLED")
         budget = self.search_params.get("time_budget_s")
         budget_spent = budget is not None and time.time() - self._started >= budget
@@ -192,6 +213,8 @@ class MLflowTracker(Callback):
             self._client.set_tag(self._parent_id, TAG_BEST_TRIAL, winner)
             if best.get(CHECKPOINT_KEY):
                 self._client.set_tag(self._parent_id, TAG_BEST_CHECKPOINT, best[CHECKPOINT_KEY])
+        children = self._client.search_runs([self._experiment_id], role_filter(self.search_id, "trial"), max_results=MAX_RUNS)
+        metrics += [Metric(key, sum(run.data.metrics.get(key, 0.0) for run in children), now, 0) for key in HOURS.values()]
         self._client.log_batch(self._parent_id, metrics=metrics)
 
     @property
@@ -241,6 +264,15 @@ class MLflowTracker(Callback):
             self._client.set_tag(run_id, TAG_BEST_CHECKPOINT, checkpoint)
         if best:
             self._client.log_batch(run_id, metrics=[Metric(f"best_{METRIC}", float(best[METRIC]), _now_ms(), 0)])
+        self._log_hours(trial, run_id)
         ended = trial_status("TERMINATED" if status == "FINISHED" else "ERROR", _epochs(trial), self._settings)
         self._client.set_tag(run_id, "stopped_early", str(ended in (ASHA_STOPPED, BUDGET_STOPPED)))
         self._client.set_terminated(run_id, status)
+
+    def _log_hours(self, trial: Trial, run_id: str) -> None:
+        """``gpu_hours`` and ``cpu_hours``: the epochs' wall times that MLflow holds (an earlier driver's
+        too) times the trial's own resources; the leaderboard counts the same way from Tune's results."""
+        seconds = sum(metric.value for metric in self._client.get_metric_history(run_id, TIME_THIS_ITER_S))
+        settings = self._settings
+        hours = settings.resources.for_config(trial.config).hours(seconds, settings.trial_runner)
+        self._client.log_batch(run_id, metrics=[Metric(key, value, _now_ms(), 0) for key, value in hours.items()])

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
+from trainables.resources import HOURS, TrialResources
 from tune_asr.best_checkpoint import CHECKPOINT_KEY, best_report, local_checkpoint_dir
 from tune_asr.search_space import SearchSpace, SpaceError, load_space
 from tune_asr.settings import SETTINGS_FILE, SearchSettings, latest_search
@@ -44,6 +45,7 @@ class TrialRun:
     history: pd.DataFrame
     error: str | None = None
     best: dict[str, Any] | None = None  # the best report (tune_asr.best_checkpoint's rule)
+    resources: TrialResources | None = None  # the trial's own, when the space chose them; None: the search's
 
     @property
     def epochs(self) -> int:
@@ -72,23 +74,35 @@ class Experiment:
     settings: SearchSettings
     trials: list[TrialRun]
 
-    @property
-    def device(self) -> str:
-        """What the trials' hours are counted in: "GPU", or "CPU" for a search of CPU trials."""
-        return "GPU" if self.settings.gpus_per_trial > 0 else "CPU"
+    def resources(self, trial: TrialRun) -> TrialResources:
+        """What ``trial`` held: the search's resources with any the space chose for it."""
+        return trial.resources or self.settings.resources
 
     @property
-    def devices_per_trial(self) -> float:
-        """GPUs of one trial, or the CPUs it reserves (its workers and its Tune driver) when it has no GPU."""
-        need = self.settings.resources.per_trial()
-        return need.get("GPU", need["CPU"])
+    def device(self) -> str:
+        """What the trials' hours are counted in: "GPU" when any trial had one, else "CPU"."""
+        gpus = self.settings.resources.use_gpu or any(self.resources(trial).use_gpu for trial in self.trials)
+        return "GPU" if gpus else "CPU"
+
+    @property
+    def devices_per_trial(self) -> list[float]:
+        """The distinct counts of :attr:`device` that one trial held (CPUs: its workers and its Tune
+        driver): one value, unless the space chose the trials' resources."""
+        shapes = {self.resources(trial) for trial in self.trials} or {self.settings.resources}
+        return sorted({shape.per_trial(self.settings.trial_runner).get(self.device, 0.0) for shape in shapes})
 
     @property
     def hours_label(self) -> str:
         return f"{self.device}-hours"
 
+    @property
+    def hours_key(self) -> str:
+        """The hours' column: "gpu_hours" ("cpu_hours" in a CPU search), as MLflow names the metric."""
+        return HOURS[self.device]
+
     def hours(self, trial: TrialRun) -> float:
-        return trial.wall_seconds * self.devices_per_trial / 3600
+        """The trial's wall time times its own GPUs (CPUs in a CPU search): the rule MLflow logs by too."""
+        return self.resources(trial).hours(trial.wall_seconds, self.settings.trial_runner)[self.hours_key]
 
     @property
     def searched_keys(self) -> list[str]:
@@ -136,7 +150,8 @@ def _trial_run(trial: Any, history: pd.DataFrame | None, space: SearchSpace, set
         best = {**best, CHECKPOINT_KEY: str(local_checkpoint_dir(Path(best[CHECKPOINT_KEY]), experiment))}
     params, distributions = _searched(space, trial.config, trial.trial_id)
     status = trial_status(trial.status, _epochs(history), settings)
-    return TrialRun(trial.trial_id, status, params, distributions, history.reset_index(drop=True), _error_line(trial), best)
+    return TrialRun(trial.trial_id, status, params, distributions, history.reset_index(drop=True), _error_line(trial), best,
+                    settings.resources.for_config(trial.config))
 
 
 def _epochs(history: pd.DataFrame) -> int:

@@ -19,10 +19,6 @@ CSV_FILE = "leaderboard.csv"
 DEFAULT_WIDTH = 100  # the printed table's width when the terminal's is unknown (a log, a pipe)
 
 
-def hours_column(experiment: Experiment) -> str:
-    return f"{experiment.device.lower()}_hours"
-
-
 def leaderboard(experiment: Experiment) -> pd.DataFrame:
     """Columns: trial, status, val_cer, ci_low, ci_high (bootstrap 95% over validation utterances),
     best_epoch, epochs, gpu_hours (cpu_hours for a CPU search), the searched parameters, error,
@@ -34,11 +30,11 @@ def leaderboard(experiment: Experiment) -> pd.DataFrame:
         rows.append({
             "trial": trial.trial_id, "status": trial.status, "val_cer": best.get("val_cer", math.nan),
             "ci_low": interval.low if interval else math.nan, "ci_high": interval.high if interval else math.nan,
-            "best_epoch": best.get("epoch"), "epochs": trial.epochs, hours_column(experiment): experiment.hours(trial),
+            "best_epoch": best.get("epoch"), "epochs": trial.epochs, experiment.hours_key: experiment.hours(trial),
             **{key: trial.params.get(key) for key in experiment.searched_keys},
             "error": trial.error, "checkpoint": str(trial.best_checkpoint or ""),
         })
-    columns = ["trial", "status", "val_cer", "ci_low", "ci_high", "best_epoch", "epochs", hours_column(experiment),
+    columns = ["trial", "status", "val_cer", "ci_low", "ci_high", "best_epoch", "epochs", experiment.hours_key,
                *experiment.searched_keys, "error", "checkpoint"]
     table = pd.DataFrame(rows, columns=columns)  # the columns even when no trial has started yet
     return table.sort_values("val_cer", na_position="last", kind="stable").reset_index(drop=True)
@@ -72,7 +68,7 @@ def format_leaderboard(experiment: Experiment, table: pd.DataFrame, width: int |
     in one column, no paths, the searched parameters under short names (a legend says them) as far as
     they fit; ``leaderboard.csv`` (:func:`write_leaderboard_csv`) has every column."""
     width = width or shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
-    hours = hours_column(experiment)
+    hours = experiment.hours_key
     shown = pd.DataFrame({
         "trial": table["trial"],
         "status": table["status"],
@@ -114,10 +110,11 @@ def _wrapped(texts: list[str], width: int) -> list[str]:
 
 
 def _hours_note(experiment: Experiment) -> str:
+    counts = " or ".join(f"{count:g}" for count in experiment.devices_per_trial)
+    each = f"{counts} per trial" if len(experiment.devices_per_trial) == 1 else f"each trial its own: {counts}"
     if experiment.device == "GPU":
-        return f"GPU-hours: trial wall time x {experiment.devices_per_trial:g} GPUs per trial."
-    return (f"No GPUs in this search: CPU-hours instead, trial wall time x CPUs reserved per trial "
-            f"({experiment.devices_per_trial:g}).")
+        return f"GPU-hours: trial wall time x its GPUs ({each})."
+    return f"No GPUs in this search: CPU-hours instead, trial wall time x CPUs reserved per trial ({each})."
 
 
 def _cer_text(cer: float, low: float, high: float) -> str:

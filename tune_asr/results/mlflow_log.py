@@ -11,7 +11,7 @@ from pathlib import Path
 from mlflow import MlflowClient
 
 from tune_asr.results.experiment import SETTINGS_FILE, Experiment, ResultsError
-from tune_asr.tracking import role_filter, sqlite_path
+from tune_asr.tracking import role_filter, sqlite_path, tracking_client
 
 ARTIFACT_DIR = "results"  # the parent run's artifact folder that holds them
 
@@ -32,7 +32,7 @@ def client_for(experiment: Experiment, tracking_uri: str | None = None) -> Mlflo
     if database is not None and not database.is_file():  # MLflow would quietly create an empty one
         raise ResultsError(f"MLflow database {database} not found (named by {experiment.path / SETTINGS_FILE}); "
                            "pass --mlflow-uri, or --no-mlflow")
-    return MlflowClient(uri)
+    return tracking_client(uri)
 
 
 def parent_run_id(client: MlflowClient, experiment: Experiment) -> str:
