@@ -214,7 +214,8 @@ def test_time_budget_ends_the_search_and_names_the_trials_it_stopped(two_cpu_ray
     assert 1 <= len(table) < 50
     assert set(table["status"]) == {BUDGET_STOPPED}
     parents, children = runs(tmp_path, "budget")
-    assert parents[0].info.status == "FINISHED" and len(children) == len(table)
+    # every trial that started has its run; on a loaded machine the budget may end before a trial's process starts
+    assert parents[0].info.status == "FINISHED" and (table["epochs"] > 0).sum() <= len(children) <= len(table)
 
 
 def test_time_budget_must_be_positive(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
