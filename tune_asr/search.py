@@ -24,8 +24,8 @@ from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tune_asr.search_space import SearchSpace, SpaceError, load_space
 from tune_asr.metrics import RUNG_METRICS
+from tune_asr.search_space import SearchSpace, SpaceError, load_space
 from tune_asr.settings import SETTINGS_FILE, SearchSettings, latest_search
 from tune_asr.strategy import SCHEDULERS, SEARCHERS, Strategy, StrategyError
 
