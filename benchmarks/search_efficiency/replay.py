@@ -28,6 +28,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+from contextlib import nullcontext
 import heapq
 import itertools
 import json
@@ -217,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{table.name}: {len(table.configs)} trials, {len(table.complete_trials)} complete; surrogate's held-out "
               f"Spearman (final CER) {mean:.2f} (lowest of 3 shuffles {low:.2f})", flush=True)
         _TABLES[path], _SURROGATES[path] = table, Surrogate(table)
-        with Pool(args.workers) if args.workers > 1 else _nullpool() as pool:
+        with Pool(args.workers) if args.workers > 1 else nullcontext() as pool:
             for budget in args.budget_min:
                 clock = Clock(args.slots, budget * 60, args.fixed_s, args.startup_s if args.startup_s is not None else table.median_startup_s)
                 baseline = run_setting(RANDOM, path, clock, args.seeds, pool)
@@ -234,14 +235,6 @@ def main(argv: list[str] | None = None) -> int:
     worst = max(default_rows, key=lambda row: (row["high"], row["ratio"]))
     print(f"time-to-target ratio (default / random): {worst['ratio']:.2f} [{worst['low']:.2f}, {worst['high']:.2f}]")
     return 0
-
-
-class _nullpool:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
 
 
 def smoke() -> int:
