@@ -34,6 +34,7 @@ from tune_asr.config import TrainConfig
 from tune_asr.data import corpus as corpus_module
 from tune_asr.data.audio import read_pcm
 from tune_asr.data.corpus import load_corpus
+from tune_asr.ports import free_ports
 from tune_asr.search import main
 from tune_asr.tracking import TAG_FAILURE, TAG_TRIAL
 
@@ -433,20 +434,6 @@ WORKER_PORTS_PER_NODE = 64  # worker processes a node may start in the two-node 
 
 def free_port() -> int:
     return free_ports(1)[0]
-
-
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct ports the system has free now (each held until all are found)."""
-    import socket
-
-    probes = [socket.socket() for _ in range(count)]
-    try:
-        for probe in probes:
-            probe.bind(("127.0.0.1", 0))
-        return [probe.getsockname()[1] for probe in probes]
-    finally:
-        for probe in probes:
-            probe.close()
 
 
 def start_node(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:

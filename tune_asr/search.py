@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import sys
 import time
 import uuid
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tune_asr.metrics import RUNG_METRICS
+from tune_asr.ports import free_ports
 from tune_asr.search_space import SearchSpace, SpaceError, load_space
 from tune_asr.settings import SETTINGS_FILE, SearchSettings, latest_search
 from tune_asr.strategy import SCHEDULERS, SEARCHERS, Strategy, StrategyError
@@ -310,9 +310,7 @@ def init_ray(address: str | None = None, **kwargs: Any) -> None:
     if address or os.environ.get("RAY_ADDRESS"):
         ray.init(address=address, log_to_driver=False, **kwargs)
         return
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_ports(1)[0]
     ray.init(address="local", dashboard_port=port, log_to_driver=False,
              runtime_env={"env_vars": {"RAY_API_SERVER_ADDRESS": f"http://127.0.0.1:{port}"}}, **kwargs)
 
