@@ -102,3 +102,19 @@ def test_without_a_gpu_the_cli_picks_a_cpu_sized_model_and_says_so(
     assert train_cli.base_config(full_size=True) == TrainConfig()
     monkeypatch.setattr(train_cli, "default_device", lambda: torch.device("cuda"))
     assert train_cli.base_config(full_size=False) == TrainConfig()
+
+
+def test_every_epoch_reports_the_packages_inference_cost_measured_once(nsml_dir: Path, tmp_path: Path) -> None:
+    from tune_asr.export.recognizer import WEIGHTS_FILE, Recognizer
+
+    corpus = load_corpus(nsml_dir, TINY)
+    saved: list[Path] = []
+    history = train(TINY, corpus, progress=False, on_epoch=lambda record, save: saved.append(save(tmp_path / "c")))
+    first, second = history
+    assert first.rtf > 0 and first.rtf_measure_s > 0 and second.rtf_measure_s == 0  # once per run
+    assert (second.rtf, second.params, second.model_mb) == (first.rtf, first.params, first.model_mb)
+    state = load_checkpoint(saved[-1])
+    recognizer = Recognizer(TrainConfig.from_dict(state["config"]), corpus.vocab, state["model"], torch.device("cpu"))
+    assert first.params == sum(p.numel() for p in recognizer.model.parameters())
+    recognizer.save(tmp_path / "pkg")
+    assert first.model_mb == pytest.approx((tmp_path / "pkg" / WEIGHTS_FILE).stat().st_size / 1e6, rel=0.01)

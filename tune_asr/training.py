@@ -28,6 +28,7 @@ from tune_asr.data.batching import length_batches, pad_audio
 from tune_asr.data.corpus import Corpus, Utterance
 from tune_asr.decoding import greedy_decode
 from tune_asr.features import LogMelFeatures, spec_augment
+from tune_asr.inference_cost import InferenceCost, measure_inference_cost
 from tune_asr.metrics import char_errors, word_errors
 from tune_asr.model import DeepSpeech2
 from tune_asr.schedules import make_scheduler
@@ -59,6 +60,11 @@ class EpochRecord:
     seconds: float
     audio_seconds_per_second: float
     train_seconds: float = 0.0  # of ``seconds``, the training pass (the rest: validation); 0 in histories from before it was kept
+    # The exported package's inference cost (tune_asr.inference_cost), measured once per run; NaN/0 in older histories
+    rtf: float = math.nan
+    params: int = 0
+    model_mb: float = math.nan
+    rtf_measure_s: float = 0.0  # what measuring it took in this epoch (0 once measured)
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -146,6 +152,7 @@ class Trainer:
         self.targets = {u.name: torch.from_numpy(ids) for u, ids in zip(everything, corpus.vocab.encode_all([u.text for u in everything]))}
         self.history: list[EpochRecord] = []
         self.evaluation: Evaluation | None = None
+        self.inference_cost: InferenceCost | None = None
         self.ddp_model = self.model
         if self.world_size > 1:
             # device_ids=None: with device ids, DDP would move every input to the GPU, the host-side
@@ -272,10 +279,16 @@ class Trainer:
             lr = self.optimizer.param_groups[0]["lr"]
             train_loss, audio_seconds, train_seconds = self.train_epoch(epoch, progress)
             self.evaluation = self.evaluate()
+            measured = self.inference_cost is None
+            if measured:
+                self.inference_cost = measure_inference_cost(self.model, self.features, self.corpus.vocab,
+                                                             self.corpus.val, self.device)
+            cost = self.inference_cost
             record = EpochRecord(
                 epoch=epoch, train_loss=train_loss, val_loss=self.evaluation.loss, val_cer=self.evaluation.cer,
                 val_wer=self.evaluation.wer, lr=lr, seconds=time.perf_counter() - start,
                 audio_seconds_per_second=audio_seconds / max(train_seconds, 1e-9), train_seconds=train_seconds,
+                rtf=cost.rtf, params=cost.params, model_mb=cost.model_mb, rtf_measure_s=cost.seconds if measured else 0.0,
             )
             self.history.append(record)
             yield record

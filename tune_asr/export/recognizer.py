@@ -18,15 +18,12 @@ import torch
 
 from tune_asr.config import TrainConfig
 from tune_asr.data.audio import SAMPLE_RATE, read_audio_folder
-from tune_asr.data.batching import length_batches, pad_audio
 from tune_asr.data.vocab import Vocabulary
-from tune_asr.decoding import greedy_decode
 from tune_asr.features import LogMelFeatures
 from tune_asr.model import DeepSpeech2
-from tune_asr.tensors import to_device
+from tune_asr.transcribe import transcribe
 
 WEIGHTS_FILE, CONFIG_FILE, VOCAB_FILE = "weights.pt", "config.json", "vocab.csv"
-BATCH_SIZE = 64  # utterances per forward pass, grouped by length so that padding stays small
 NEAR_SILENT_PEAK = 33  # int16 peak below -60 dBFS: nothing to recognise (and nothing to normalise)
 
 
@@ -60,19 +57,9 @@ class Recognizer:
         loaded = Recognizer.from_folder(folder, self.device)
         self.config, self.vocab, self.features, self.model = loaded.config, loaded.vocab, loaded.features, loaded.model
 
-    @torch.inference_mode()
     def transcribe(self, audio: Sequence[np.ndarray]) -> list[str]:
-        """int16 arrays → texts, in the given order; batches group similar lengths."""
-        self.model.eval()
-        texts = [""] * len(audio)
-        batches = length_batches([len(a) for a in audio], BATCH_SIZE, seed=0, epoch=0, shuffle=False)
-        for batch in batches:
-            samples, sample_lengths = pad_audio([audio[i] for i in batch])
-            feats, _ = self.features(to_device(samples, self.device), sample_lengths)
-            log_probs, out_lengths = self.model(feats, self.features.frame_lengths(sample_lengths))
-            for i, text in zip(batch, greedy_decode(log_probs, out_lengths, self.vocab)):
-                texts[i] = text
-        return texts
+        """int16 arrays → texts, in the given order."""
+        return transcribe(self.model, self.features, self.vocab, self.device, audio)
 
     def infer_folder(self, folder: Path) -> list[dict[str, str]]:
         """NSML's ``infer``: every file of ``folder`` as ``{'filename', 'text'}``, sorted by filename.
