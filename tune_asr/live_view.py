@@ -200,7 +200,9 @@ class LiveView(ProgressReporter):
         if hidden:
             words.append(f"(too wide to show: {', '.join(hidden)}; the leaderboard has them)")
         said = textwrap.wrap(" ".join(["Parameters:", *words]), self.line_width, subsequent_indent="  ", break_on_hyphens=False)
-        return [f"Search {self.settings.name}: {METRIC} per trial, best so far marked *", *(said if words else [])]
+        imported = (f"; {self.settings.imported_trials} trials imported by --warm-start (not run again)"
+                    if self.settings.warm_start else "")
+        return [f"Search {self.settings.name}: {METRIC} per trial, best so far marked *{imported}", *(said if words else [])]
 
     def heading(self, trials: Sequence[Trial]) -> str:
         """Elapsed time, trials by status, and the best validation CER so far with its trial."""

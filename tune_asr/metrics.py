@@ -16,6 +16,9 @@ MODE = "min"  # of METRIC: lower is better
 # loss, or CER_THEN_LOSS (CER to 4 decimals, ties broken by the loss; see rung_figures). All: lower is better.
 CER_THEN_LOSS = "val_cer_then_loss"
 RUNG_METRICS = (METRIC, "val_loss", CER_THEN_LOSS)
+# What a search may minimise beside METRIC (``--objectives``): the exported package's inference cost
+# (tune_asr.inference_cost). All: lower is better.
+OBJECTIVES = (METRIC, "rtf", "params", "model_mb")
 
 
 def rung_figures(report: dict) -> dict[str, float]:

@@ -18,19 +18,22 @@ import shutil
 import sys
 import time
 import uuid
-from dataclasses import asdict
+from collections.abc import Sequence
+from dataclasses import asdict, replace
 from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tune_asr.metrics import RUNG_METRICS
+from tune_asr.metrics import METRIC, OBJECTIVES, RUNG_METRICS
 from tune_asr.ports import free_ports
 from tune_asr.search_space import SearchSpace, SpaceError, load_space
 from tune_asr.settings import SETTINGS_FILE, SearchSettings, latest_search
 from tune_asr.strategy import SCHEDULERS, SEARCHERS, Strategy, StrategyError
+from tune_asr.warm_start import load_warm_start, resolve_search
 
 if TYPE_CHECKING:
     from trainables.resources import TrialResources
+    from tune_asr.warm_start import PriorTrial
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SPACE = Path(str(files("search_spaces").joinpath("default.yaml")))  # package data: any install finds it
@@ -38,7 +41,7 @@ DEMO_UTTERANCES = 240
 # Flags whose values the saved search fixes; --resume rejects them.
 SEARCH_FLAGS = ("data", "space", "trials", "max_epochs", "gpus_per_trial", "workers_per_trial", "cpus_per_worker",
                 "seed", "mlflow_uri", "grace_period", "reduction_factor", "searcher", "scheduler", "strict", "time_budget_s",
-                "trial_runner", "tpe_startup_trials", "rung_metric", "brackets")
+                "trial_runner", "tpe_startup_trials", "rung_metric", "brackets", "objectives", "warm_start")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -67,6 +70,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--searcher", choices=SEARCHERS, help="Optuna sampler: seeded TPE (default) or random search")
     add("--tpe-startup-trials", type=int,
         help=f"random draws before TPE models the results (default: {Strategy.tpe_startup_trials})")
+    add("--objectives", type=_objectives, metavar=",".join(OBJECTIVES[:2]),
+        help=f"what the sampler minimises, comma-separated: {METRIC} first, then any of {', '.join(OBJECTIVES[1:])} "
+             "(Optuna's multi-objective TPE; the leaderboard marks the Pareto front; early stopping still decides on "
+             f"--rung-metric) (default: {METRIC})")
+    add("--warm-start", type=Path, nargs="+", metavar="SEARCH",
+        help="earlier searches (folders, or names under --storage) whose finished trials the sampler starts from; "
+             "trials outside this search's space are skipped and named")
     add("--scheduler", choices=SCHEDULERS, help="asha: stop bad trials early (default); fifo: run every trial to the end")
     add("--time-budget-s", type=float,
         help="stop the search after this many seconds of tuning, running trials included (default: none; "
@@ -80,6 +90,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--strict", action="store_true", default=None,
         help="stop with the list of bad input files instead of skipping them (checked before Ray starts)")
     return parser.parse_args(argv)
+
+
+def _objectives(text: str) -> tuple[str, ...]:
+    """``--objectives val_cer,rtf`` as a tuple; unknown names are refused when the strategy is checked."""
+    return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
 def new_settings(args: argparse.Namespace, space: SearchSpace) -> SearchSettings:
@@ -119,12 +134,14 @@ def new_settings(args: argparse.Namespace, space: SearchSpace) -> SearchSettings
         strict=bool(args.strict), time_budget_s=args.time_budget_s, trial_runner=_or(args.trial_runner, "auto"),
         tpe_startup_trials=_or(args.tpe_startup_trials, Strategy.tpe_startup_trials),
         rung_metric=_or(args.rung_metric, Strategy.rung_metric), brackets=_or(args.brackets, Strategy.brackets),
+        objectives=_or(args.objectives, Strategy.objectives),
+        warm_start=tuple(str(resolve_search(path, storage)) for path in args.warm_start or ()),
     )
 
 
 def _strategy_problems(args: argparse.Namespace, max_epochs: int) -> list[str]:
     """What :class:`Strategy` refuses in the strategy flags, each named by its flag."""
-    given = {key: getattr(args, key) for key in ("grace_period", "reduction_factor", "tpe_startup_trials", "brackets")}
+    given = {key: getattr(args, key) for key in ("grace_period", "reduction_factor", "tpe_startup_trials", "brackets", "objectives")}
     try:
         Strategy(max_epochs=max_epochs, **{key: value for key, value in given.items() if value is not None})
     except StrategyError as error:
@@ -135,6 +152,16 @@ def _strategy_problems(args: argparse.Namespace, max_epochs: int) -> list[str]:
 def _or(value: Any, default: Any) -> Any:
     """The flag's value if given (0 included), else the default."""
     return default if value is None else value
+
+
+def import_warm_start(settings: SearchSettings, space: SearchSpace) -> tuple[SearchSettings, list[PriorTrial]]:
+    """The finished trials of ``--warm-start``'s searches that fit ``space``; prints how many it imported and
+    names each one skipped; the returned settings count the imported trials (the live view says it)."""
+    if not settings.warm_start:
+        return settings, []
+    warm = load_warm_start([Path(path) for path in settings.warm_start], space, settings.objectives)
+    print("\n".join([warm.summary(), *(f"  skipped {line}" for line in warm.skipped)]), flush=True)
+    return replace(settings, imported_trials=len(warm.trials)), warm.trials
 
 
 def saved_settings(args: argparse.Namespace) -> SearchSettings:
@@ -165,6 +192,10 @@ def _same_as_saved(flag: str, given: Any, settings: SearchSettings) -> bool:
     from tune_asr.tracking import resolve_tracking_uri
 
     saved = getattr(settings, flag)
+    if flag == "warm_start":
+        return [str(resolve_search(path, Path(settings.storage))) for path in given] == list(saved)
+    if flag == "objectives":
+        return list(given) == list(saved)
     if flag == "mlflow_uri":
         return resolve_tracking_uri(given, Path(settings.storage)) == saved
     if isinstance(given, Path):
@@ -216,10 +247,11 @@ def check_data(settings: SearchSettings, space: SearchSpace) -> Path:
 
 
 def build_tuner(settings: SearchSettings, space: SearchSpace, concurrency: int | None, cluster: dict[str, float],
-                corpus_cache: Path | None = None):
+                corpus_cache: Path | None = None, prior: Sequence[PriorTrial] = ()):
     """The saved Tuner (trials, searcher, callbacks) if the experiment folder holds one, else a fresh one
     running at most ``concurrency`` trials at once (None: trials choose their resources, and a
-    :class:`~trainables.pacing.ResourceLimiter` starts each when it fits the ``cluster``)."""
+    :class:`~trainables.pacing.ResourceLimiter` starts each when it fits the ``cluster``), its sampler
+    starting from ``prior`` (``--warm-start``; a restored searcher already holds them)."""
     from ray import tune
 
     from trainables.divergence import NoRetryOnDivergence
@@ -236,7 +268,7 @@ def build_tuner(settings: SearchSettings, space: SearchSpace, concurrency: int |
     tracker = MLflowTracker(settings.mlflow_uri, settings.name, settings.search_id,
                             {k: v for k, v in asdict(settings).items() if k != "search_id"}, settings.space)
     strategy = settings.strategy  # the same builder the replay benchmark drives (tune_asr.strategy)
-    searcher, scheduler = strategy.make_searcher(space), strategy.make_scheduler()
+    searcher, scheduler = strategy.make_searcher(space, prior), strategy.make_scheduler()
     if concurrency is None:
         from trainables.pacing import ResourceLimiter
 
@@ -351,9 +383,9 @@ def check_storage(storage: Path, nodes: int, shared: bool) -> None:
 
 
 def run(settings: SearchSettings, space: SearchSpace, address: str | None, resume: bool, shared_storage: bool = False,
-        corpus_cache: Path | None = None) -> bool:
+        corpus_cache: Path | None = None, prior: Sequence[PriorTrial] = ()) -> bool:
     """Start or join Ray, check that a trial fits the cluster, save a new search's settings, run the
-    search and print its summary; returns whether it completed."""
+    search (its sampler starting from ``prior``) and print its summary; returns whether it completed."""
     import ray
 
     from tune_asr.live_view import quiet_ray_startup
@@ -381,7 +413,7 @@ def run(settings: SearchSettings, space: SearchSpace, address: str | None, resum
         if not resume:
             settings.save()
         start = time.time()
-        results = build_tuner(settings, space, concurrency, cluster, corpus_cache).fit()
+        results = build_tuner(settings, space, concurrency, cluster, corpus_cache, prior).fit()
         return print_summary(results, settings, time.time() - start)
     finally:
         if started_here:
@@ -412,14 +444,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = saved_settings(args) if args.resume else None
         space = load_space(settings.space if settings else args.space or DEFAULT_SPACE)  # once: every step reads this
-        settings = settings or new_settings(args, space)
+        prior: list[PriorTrial] = []
+        if settings is None:
+            settings, prior = import_warm_start(new_settings(args, space), space)
         ensure_demo_data(settings)
         corpus_cache = check_data(settings, space)  # DataError: --strict and bad files, or nothing usable left
     except (SpaceError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     try:
-        return 0 if run(settings, space, args.address, args.resume, args.shared_storage, corpus_cache) else 1
+        return 0 if run(settings, space, args.address, args.resume, args.shared_storage, corpus_cache, prior) else 1
     except (StorageError, ClusterError) as error:  # found before anything was saved or run
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -41,6 +41,9 @@ class SearchSettings:
     trial_runner: str = "auto"  # "train": every trial a Ray Train run (the side-by-side baseline of reused actors)
     rung_metric: str = "val_cer"  # what ASHA's rungs compare (searches saved before the flag decided on val_cer)
     brackets: int = 1  # ASHA brackets
+    objectives: tuple[str, ...] = Strategy.objectives  # what the sampler minimises (val_cer first)
+    warm_start: tuple[str, ...] = ()  # earlier searches whose finished trials the sampler started from
+    imported_trials: int = 0  # how many of their trials it imported
 
     @property
     def strategy(self) -> Strategy:
@@ -48,7 +51,7 @@ class SearchSettings:
         return Strategy(max_epochs=self.max_epochs, seed=self.seed, searcher=self.searcher, scheduler=self.scheduler,
                         rung_metric=self.rung_metric, grace_period=self.grace_period,
                         reduction_factor=self.reduction_factor, brackets=self.brackets,
-                        tpe_startup_trials=self.tpe_startup_trials)
+                        tpe_startup_trials=self.tpe_startup_trials, objectives=tuple(self.objectives))
 
     @property
     def resources(self) -> TrialResources:

@@ -4,20 +4,26 @@ Built in one place so that two clocks drive the same objects: the real search (`
 Ray Tune's loop) and the replay benchmark (``benchmarks/search_efficiency/replay.py``, a simulated
 clock over recorded learning curves). A default chosen in the replay is then the default that runs.
 
-The search's objective is always :data:`tune_asr.metrics.METRIC` (``val_cer``): the sampler learns it,
-and the leaderboard, the best checkpoint and ``export-best`` choose by it. Only the scheduler's rung
-decisions may read another figure (``rung_metric``), because early in training CER sits on CTC's
-all-blank plateau, where most trials tie and the loss still ranks them (BENCHMARKS.md, "Rung metric").
+The search's first objective is always :data:`tune_asr.metrics.METRIC` (``val_cer``): the sampler
+learns it, and the leaderboard, the best checkpoint and ``export-best`` choose by it. Further objectives
+(``rtf``: the exported package's speed) make the sampler Optuna's multi-objective TPE, and the leaderboard
+marks the Pareto front. The scheduler's rung decisions read one figure (``rung_metric``) whatever the
+objectives, because early in training CER sits on CTC's all-blank plateau, where most trials tie and the
+loss still ranks them (BENCHMARKS.md, "Rung metric").
+
+A warm start (``prior``: finished trials of earlier searches, :mod:`tune_asr.warm_start`) enters the
+Optuna study as completed trials before the first proposal, so TPE's random start-up counts them.
 
 Optuna and Ray are imported inside the builders, so reading settings stays cheap.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tune_asr.metrics import METRIC, MODE, RUNG_METRICS
+from tune_asr.metrics import METRIC, MODE, OBJECTIVES, RUNG_METRICS
 
 if TYPE_CHECKING:
     import optuna
@@ -25,10 +31,12 @@ if TYPE_CHECKING:
     from ray.tune.search import Searcher
 
     from tune_asr.search_space import SearchSpace
+    from tune_asr.warm_start import PriorTrial
 
 SEARCHERS = ("tpe", "random")
 SCHEDULERS = ("asha", "fifo")
 STOPPED_TRIALS = ("value", "pruned")
+STUDY_NAME = "tune-asr"
 
 
 class StrategyError(ValueError):
@@ -57,6 +65,7 @@ class Strategy:
     tpe_group: bool = False  # with multivariate: model each branch of a conditional space on its own
     tpe_constant_liar: bool = True  # running trials count as bad guesses, so parallel proposals spread
     stopped_trials: str = "value"  # what TPE learns of a stopped trial: its last CER ("value") or "pruned"
+    objectives: tuple[str, ...] = (METRIC,)  # what the sampler minimises: val_cer first, then e.g. rtf
 
     def __post_init__(self) -> None:
         checks = {
@@ -68,10 +77,19 @@ class Strategy:
             "reduction_factor": (self.reduction_factor > 1, "above 1"),
             "brackets": (self.brackets >= 1, "at least 1"),
             "tpe_startup_trials": (self.tpe_startup_trials >= 1, "at least 1"),
+            "objectives": (self.objectives[:1] == (METRIC,) and set(self.objectives) <= set(OBJECTIVES)
+                           and len(set(self.objectives)) == len(self.objectives),
+                           f"{METRIC}, then any of {', '.join(OBJECTIVES[1:])}, each once"),
         }
         bad = [(key, f"must be {why}, got {getattr(self, key)}") for key, (ok, why) in checks.items() if not ok]
+        if len(self.objectives) > 1 and self.stopped_trials == "pruned":
+            bad.append(("stopped_trials", "must be value with several objectives (Optuna prunes single-objective studies only)"))
         if bad:
             raise StrategyError(bad)
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.objectives) > 1
 
     def sampler(self) -> optuna.samplers.BaseSampler:
         import optuna
@@ -82,18 +100,35 @@ class Strategy:
             seed=self.seed, n_startup_trials=self.tpe_startup_trials, multivariate=self.tpe_multivariate,
             group=self.tpe_group and self.tpe_multivariate, constant_liar=self.tpe_constant_liar)
 
-    def make_searcher(self, space: SearchSpace) -> Searcher:
-        """Optuna behind Ray's ``OptunaSearch``, optimising :data:`METRIC`."""
+    def make_searcher(self, space: SearchSpace, prior: Sequence[PriorTrial] = ()) -> Searcher:
+        """Optuna behind Ray's ``OptunaSearch``, minimising the objectives; ``prior`` trials are already in its study."""
         import optuna
 
         from ray.tune.search.optuna import OptunaSearch
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
+        metric = list(self.objectives) if self.multi_objective else METRIC
+        mode = [MODE] * len(self.objectives) if self.multi_objective else MODE
+        study = dict(sampler=self.sampler(), study_name=STUDY_NAME, storage=self._prior_storage(prior) if prior else None)
         if self.stopped_trials == "pruned":
             from tune_asr.pruning_search import PruningOptunaSearch
 
-            return PruningOptunaSearch(self.max_epochs, space=space, metric=METRIC, mode=MODE, sampler=self.sampler())
-        return OptunaSearch(space=space, metric=METRIC, mode=MODE, sampler=self.sampler())
+            return PruningOptunaSearch(self.max_epochs, space=space, metric=metric, mode=mode, **study)
+        return OptunaSearch(space=space, metric=metric, mode=mode, **study)
+
+    def _prior_storage(self, prior: Sequence[PriorTrial]) -> optuna.storages.BaseStorage:
+        """An in-memory study holding ``prior`` as completed trials, which ``OptunaSearch`` then loads.
+
+        Ray's own ``evaluated_rewards`` refuses a define-by-run space, so the trials go in through
+        Optuna's ``add_trials``, with the distributions the space gives their values.
+        """
+        import optuna
+
+        storage = optuna.storages.InMemoryStorage()
+        study = optuna.create_study(storage=storage, study_name=STUDY_NAME, directions=["minimize"] * len(self.objectives))
+        study.add_trials([optuna.trial.create_trial(params=trial.params, distributions=trial.distributions,
+                                                    values=list(trial.values)) for trial in prior])
+        return storage
 
     def make_scheduler(self) -> TrialScheduler:
         """Ray's ASHA deciding on ``rung_metric`` at epochs ``grace_period * reduction_factor**k``, or FIFO.

@@ -26,6 +26,7 @@ from tune_asr.best_checkpoint import CHECKPOINT_KEY, EpochReport, best_report, b
 from tune_asr.checkpoint import CHECKPOINT_FILE
 from tune_asr.config import TrainConfig
 from tune_asr.metrics import METRIC
+from tune_asr.pareto import objective_point, pareto_front
 from tune_asr.settings import SearchSettings
 from tune_asr.trial_status import ASHA_STOPPED, BUDGET_STOPPED, FAILED, FINISHED, UNFINISHED, trial_status
 
@@ -37,6 +38,8 @@ SQLITE = "sqlite:///"  # a local tracking store: the project's default
 TAG_FAILURE = "failure_reason"  # on FAILED trial runs: "diverged: ..." or the error's last line
 TAG_BEST_TRIAL = "best_trial"  # on the parent run: the trial whose checkpoint is the search's best
 TAG_BEST_CHECKPOINT = "best_checkpoint"  # on the parent run and each trial's run: that checkpoint's folder
+TAG_PARETO_FRONT = "pareto_front"  # on the parent run of a search with several objectives: its front's trial ids
+PARETO_TABLE = "pareto_front.json"  # the parent run's artifact: the front's trials and their objectives
 MAX_RUNS = 50_000  # MLflow's most runs per search_runs call: the child runs whose hours the parent sums
 # The parent run's counts of trials by how they ended (a metric each: trials_finished, trials_asha_stopped, ...)
 COUNTED_STATUSES = (FINISHED, ASHA_STOPPED, BUDGET_STOPPED, FAILED, UNFINISHED)
@@ -120,7 +123,7 @@ class MLflowTracker(Callback):
     def __init__(self, tracking_uri: str, experiment: str, search_id: str, search_params: dict[str, Any], space_file: str):
         self.tracking_uri, self.experiment, self.search_id = tracking_uri, experiment, search_id
         self.search_params, self.space_file = search_params, space_file
-        self.best: dict[str, EpochReport] = {}  # trial id → its best report so far (epoch, val_cer, checkpoint_path)
+        self.best: dict[str, EpochReport] = {}  # trial id → its best report so far (epoch, checkpoint_path, objectives)
         self._client: MlflowClient | None = None
         self._experiment_id = ""
         self._parent_id = ""
@@ -172,7 +175,7 @@ class MLflowTracker(Callback):
             self._last_step[trial.trial_id] = step
         if result.get("diverged"):
             self._client.set_tag(self._run_id(trial), TAG_FAILURE, f"diverged: {result.get('diverged_reason', 'loss not finite')}")
-        report = {key: result.get(key) for key in ("epoch", METRIC, CHECKPOINT_KEY)}
+        report = {key: result.get(key) for key in ("epoch", CHECKPOINT_KEY, *self._settings.objectives)}
         previous = self.best.get(trial.trial_id)
         best = best_report([previous, report] if previous else [report])
         if best is not None:
@@ -215,7 +218,20 @@ class MLflowTracker(Callback):
                 self._client.set_tag(self._parent_id, TAG_BEST_CHECKPOINT, best[CHECKPOINT_KEY])
         children = self._client.search_runs([self._experiment_id], role_filter(self.search_id, "trial"), max_results=MAX_RUNS)
         metrics += [Metric(key, sum(run.data.metrics.get(key, 0.0) for run in children), now, 0) for key in HOURS.values()]
+        objectives = self._settings.objectives
+        if len(objectives) > 1:
+            metrics.append(Metric("pareto_trials", len(self._log_front(trials, objectives)), now, 0))
         self._client.log_batch(self._parent_id, metrics=metrics)
+
+    def _log_front(self, trials: list[Trial], objectives: list[str]) -> list[str]:
+        """The Pareto front (tune_asr.pareto) on the parent run: a tag naming its trials, and a table
+        artifact of their objectives that the MLflow UI shows; returns the front's trial ids."""
+        points = {t.trial_id: objective_point(self.best.get(t.trial_id), objectives) for t in trials}
+        front = pareto_front(points)
+        self._client.set_tag(self._parent_id, TAG_PARETO_FRONT, ",".join(front))
+        table = {"trial": front, **{name: [points[t][i] for t in front] for i, name in enumerate(objectives)}}
+        self._client.log_table(self._parent_id, data=table, artifact_file=PARETO_TABLE)
+        return front
 
     @property
     def _settings(self) -> SearchSettings:

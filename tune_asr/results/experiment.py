@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.distributions import BaseDistribution
 
 from trainables.resources import HOURS, TrialResources
 from tune_asr.best_checkpoint import CHECKPOINT_KEY, best_report, local_checkpoint_dir
 from tune_asr.search_space import SearchSpace, SpaceError, load_space
 from tune_asr.settings import SETTINGS_FILE, SearchSettings, latest_search
+from tune_asr.space_values import SpaceValues, searched_values
 from tune_asr.tracking import last_error_line
 from tune_asr.trial_status import ASHA_STOPPED, BUDGET_STOPPED, FAILED, FINISHED, UNFINISHED, trial_status
 
@@ -46,6 +47,7 @@ class TrialRun:
     error: str | None = None
     best: dict[str, Any] | None = None  # the best report (tune_asr.best_checkpoint's rule)
     resources: TrialResources | None = None  # the trial's own, when the space chose them; None: the search's
+    config: dict[str, Any] | None = None  # everything the trial ran with, as Tune gave it (fixed keys included)
 
     @property
     def epochs(self) -> int:
@@ -148,10 +150,10 @@ def _trial_run(trial: Any, history: pd.DataFrame | None, space: SearchSpace, set
     best = best_report(history.to_dict("records"))
     if best is not None and isinstance(best.get(CHECKPOINT_KEY), str):
         best = {**best, CHECKPOINT_KEY: str(local_checkpoint_dir(Path(best[CHECKPOINT_KEY]), experiment))}
-    params, distributions = _searched(space, trial.config, trial.trial_id)
+    searched = _searched(space, trial.config, trial.trial_id)
     status = trial_status(trial.status, _epochs(history), settings)
-    return TrialRun(trial.trial_id, status, params, distributions, history.reset_index(drop=True), _error_line(trial), best,
-                    settings.resources.for_config(trial.config))
+    return TrialRun(trial.trial_id, status, searched.params, searched.distributions, history.reset_index(drop=True),
+                    _error_line(trial), best, settings.resources.for_config(trial.config), dict(trial.config))
 
 
 def _epochs(history: pd.DataFrame) -> int:
@@ -162,33 +164,9 @@ def _error_line(trial: Any) -> str | None:
     return last_error_line(trial) if trial.status == "ERROR" else None
 
 
-class _SavedAnswers:
-    """Answers a space's ``suggest_*`` calls with a trial's saved values and records each distribution:
-    the searched keys and the distributions Optuna sampled them from, without the live study."""
-
-    def __init__(self, config: dict[str, Any]):
-        self.config = config
-        self.distributions: dict[str, BaseDistribution] = {}
-
-    def _answer(self, name: str, distribution: BaseDistribution) -> Any:
-        self.distributions[name] = distribution
-        return self.config[name]
-
-    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int:
-        return self._answer(name, IntDistribution(low, high, log=log, step=step))
-
-    def suggest_float(self, name: str, low: float, high: float, *, log: bool = False) -> float:
-        return self._answer(name, FloatDistribution(low, high, log=log))
-
-    def suggest_categorical(self, name: str, choices: list[Any]) -> Any:
-        return self._answer(name, CategoricalDistribution(choices))
-
-
-def _searched(space: SearchSpace, config: dict[str, Any], trial_id: str) -> tuple[dict[str, Any], dict[str, BaseDistribution]]:
-    answers = _SavedAnswers(config)
+def _searched(space: SearchSpace, config: dict[str, Any], trial_id: str) -> SpaceValues:
     try:
-        space(answers)
+        return searched_values(space, config)
     except KeyError as missing:
         raise ResultsError(f"trial {trial_id} has no value for {missing} of the space {space.source}; "
                            "was the space file edited after the search?") from None
-    return {name: config[name] for name in answers.distributions}, answers.distributions

@@ -2,7 +2,7 @@
 
 The search's own Optuna study saw an ASHA-stopped trial's last CER; here each trial counts with its
 best CER (what the leaderboard ranks by), so an in-memory study is rebuilt from the trials, with the
-distributions the space file gives (see ``experiment._SavedAnswers``). ASHA-stopped trials stay in: they
+distributions the space file gives (see ``tune_asr.space_values``). ASHA-stopped trials stay in: they
 are the evidence of what does not work. Failed and unfinished trials have no final CER and stay out.
 """
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from tune_asr.checkpoint import CHECKPOINT_FILE, load_checkpoint
+from tune_asr.pareto import objective_point, pareto_front
 from tune_asr.results.bootstrap import Interval, cer_interval
 from tune_asr.results.experiment import Experiment, TrialRun
 from tune_asr.short_names import abbreviations
@@ -21,8 +22,12 @@ DEFAULT_WIDTH = 100  # the printed table's width when the terminal's is unknown 
 
 def leaderboard(experiment: Experiment) -> pd.DataFrame:
     """Columns: trial, status, val_cer, ci_low, ci_high (bootstrap 95% over validation utterances),
-    best_epoch, epochs, gpu_hours (cpu_hours for a CPU search), the searched parameters, error,
-    checkpoint. Sorted by val_cer; trials that never reported one come last."""
+    best_epoch, epochs, gpu_hours (cpu_hours for a CPU search), rtf (the exported package's real-time
+    factor, as the trial measured it), pareto (with several objectives: on the Pareto front), the searched
+    parameters, error, checkpoint. Sorted by val_cer; trials that never reported one come last."""
+    objectives = experiment.settings.objectives
+    front = set(pareto_front({t.trial_id: objective_point(t.best, objectives) for t in experiment.trials}))
+    several = len(objectives) > 1
     rows = []
     for trial in experiment.trials:
         best = trial.best or {}
@@ -31,11 +36,12 @@ def leaderboard(experiment: Experiment) -> pd.DataFrame:
             "trial": trial.trial_id, "status": trial.status, "val_cer": best.get("val_cer", math.nan),
             "ci_low": interval.low if interval else math.nan, "ci_high": interval.high if interval else math.nan,
             "best_epoch": best.get("epoch"), "epochs": trial.epochs, experiment.hours_key: experiment.hours(trial),
+            "rtf": best.get("rtf", math.nan), **({"pareto": trial.trial_id in front} if several else {}),
             **{key: trial.params.get(key) for key in experiment.searched_keys},
             "error": trial.error, "checkpoint": str(trial.best_checkpoint or ""),
         })
-    columns = ["trial", "status", "val_cer", "ci_low", "ci_high", "best_epoch", "epochs", experiment.hours_key,
-               *experiment.searched_keys, "error", "checkpoint"]
+    columns = ["trial", "status", "val_cer", "ci_low", "ci_high", "best_epoch", "epochs", experiment.hours_key, "rtf",
+               *(["pareto"] if several else []), *experiment.searched_keys, "error", "checkpoint"]
     table = pd.DataFrame(rows, columns=columns)  # the columns even when no trial has started yet
     return table.sort_values("val_cer", na_position="last", kind="stable").reset_index(drop=True)
 
@@ -75,6 +81,8 @@ def format_leaderboard(experiment: Experiment, table: pd.DataFrame, width: int |
         "val_cer [95% CI]": [_cer_text(*values) for values in zip(table["val_cer"], table["ci_low"], table["ci_high"])],
         "epochs": [f"{e}" if pd.isna(b) else f"{e} (best {int(b)})" for e, b in zip(table["epochs"], table["best_epoch"])],
         experiment.hours_label: table[hours].map("{:.3g}".format),
+        **({"rtf": table["rtf"].map(_param_text), "front": table["pareto"].map({True: "*", False: ""})}
+           if "pareto" in table else {}),
     })
     short = abbreviations(experiment.searched_keys)
     left_out = []
@@ -91,6 +99,10 @@ def format_leaderboard(experiment: Experiment, table: pd.DataFrame, width: int |
         f"Leaderboard of {settings.name}: {len(table)} trials "
         f"({', '.join(f'{n} {status}' for status, n in counts.most_common())}), at most {settings.max_epochs} epochs each",
         _hours_note(experiment),
+        *([f"Objectives: {', '.join(settings.objectives)}; front: * marks the Pareto front (no trial is better "
+           "on every objective)"] if "pareto" in table else []),
+        *([f"Warm start: {settings.imported_trials} trials imported from earlier searches taught the sampler "
+           "(not run again, not listed)"] if settings.warm_start else []),
         *([" ".join(["Parameters:", *said])] if said else []),
     ]
     below = [f"trial {t} failed: {e}" for t, e in zip(table["trial"], table["error"]) if isinstance(e, str)]

@@ -1,4 +1,5 @@
-"""The search's three pictures, as small PNGs: CER per epoch, parameter importance, best CER per compute spent.
+"""The search's pictures, as small PNGs: CER per epoch, parameter importance, best CER per compute spent,
+and with several objectives CER against the second one (the real-time factor) with the Pareto front drawn.
 
 Figures are built with ``matplotlib.figure.Figure`` and saved through the Agg canvas, never pyplot:
 no display is needed and no global figure state leaks between calls (the search CLI may call this
@@ -16,6 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
+from tune_asr.pareto import objective_point, pareto_front
 from tune_asr.results.experiment import Experiment
 from tune_asr.results.importance import Importance, too_few_to_trust
 from tune_asr.trial_status import ASHA_STOPPED, BUDGET_STOPPED, FAILED, FINISHED, UNFINISHED
@@ -28,7 +30,7 @@ TITLE_CHARACTERS = 110  # what one title line holds at SIZE and fontsize 10
 
 
 def write_plots(experiment: Experiment, importances: list[Importance], out_dir: Path | None = None) -> list[Path]:
-    """Write the three PNGs to ``out_dir`` (default ``<experiment>/plots``) and return their paths."""
+    """Write the PNGs to ``out_dir`` (default ``<experiment>/plots``) and return their paths."""
     out_dir = Path(out_dir or experiment.path / PLOTS_DIR)
     out_dir.mkdir(parents=True, exist_ok=True)
     figures = {
@@ -36,6 +38,9 @@ def write_plots(experiment: Experiment, importances: list[Importance], out_dir: 
         "param_importance.png": importance_bars(importances, experiment),
         "best_cer_vs_hours.png": best_so_far(experiment),
     }
+    objectives = experiment.settings.objectives
+    if len(objectives) > 1:
+        figures[f"cer_vs_{objectives[1]}.png"] = pareto_plot(experiment)
     paths = []
     for name, figure in figures.items():
         figure.savefig(out_dir / name, dpi=DPI)
@@ -114,6 +119,26 @@ def best_so_far(experiment: Experiment) -> Figure:
     points = [Line2D([], [], marker=MARKERS[s], color="C1" if s == FINISHED else "C7", linestyle="", label=f"a trial, {s}")
               for s in MARKERS if any(status == s for _, _, status in points)]
     ax.legend(handles=[*ax.get_legend_handles_labels()[0], *points], fontsize=8)
+    return figure
+
+
+def pareto_plot(experiment: Experiment) -> Figure:
+    """Each trial's best CER against its second objective (the exported package's real-time factor):
+    the Pareto front joined as a staircase, its trials named, so the price in CER of a faster model shows."""
+    objectives = experiment.settings.objectives
+    other = objectives[1]
+    points = {t.trial_id: point for t in experiment.trials if (point := objective_point(t.best, objectives))}
+    figure, ax = _figure(f"Validation CER against {other} ({experiment.settings.name}, {len(points)} trials)")
+    if not points:
+        return _note(figure, ax, f"no trial reported both validation CER and {other} yet")
+    front = sorted(pareto_front(points), key=lambda trial_id: points[trial_id][1])  # faster first: the staircase falls
+    ax.plot([p[1] for p in points.values()], [p[0] for p in points.values()], "o", color="C7", label="a trial")
+    xs, ys = [points[t][1] for t in front], [points[t][0] for t in front]
+    ax.step(xs, ys, "o-", where="post", color="C3", linewidth=2, label=f"Pareto front ({len(front)} trials)")
+    for trial_id, x, y in zip(front, xs, ys):
+        ax.annotate(trial_id, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax.set(xlabel=f"{other} (lower: faster)" if other == "rtf" else other, ylabel="validation CER")
+    ax.legend(fontsize=8)
     return figure
 
 
