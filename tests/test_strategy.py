@@ -19,7 +19,7 @@ from tune_asr.strategy import Strategy, StrategyError
 REPLAY_DIR = Path(__file__).resolve().parent.parent / "benchmarks" / "search_efficiency"
 sys.path.insert(0, str(REPLAY_DIR))
 from curve_table import inferred_space, read_table  # noqa: E402
-from replay import Clock, replay, time_to, upper_median  # noqa: E402
+from replay import Clock, replay, time_to, upper_median, warm_started  # noqa: E402
 
 PLATEAU_CER = 0.9318  # the demo's all-blank CER at epoch 1
 
@@ -150,7 +150,7 @@ class ExactCurves:
 def test_replay_clock_runs_slots_in_parallel_and_stops_at_the_budget(tmp_path: Path) -> None:
     table = read_table(write_table(tmp_path / "t.csv", {i: [(0.9 - 0.1 * i, 3.0), (0.8 - 0.1 * i, 2.0)] for i in range(3)}))
     random = Strategy(max_epochs=2, seed=0, searcher="random", scheduler="fifo")
-    improvements = replay(random, table, ExactCurves(table), Clock(slots=2, budget_s=25.0, fixed_s=2.0, startup_s=1.0))
+    improvements = replay(random, table, ExactCurves(table), Clock(slots=2, budget_s=25.0, fixed_s=2.0, startup_s=1.0)).improvements
     # two trials start at 2 s; their epochs end at 13 s and 23 s; the next trials' first epochs at 34 s, past the budget
     assert [when for when, _ in improvements][0] == pytest.approx(13.0)
     assert all(when <= 25.0 for when, _ in improvements) and improvements[-1][0] == pytest.approx(23.0)
@@ -161,7 +161,7 @@ def test_replay_asha_stops_the_trial_whose_loss_is_worse(tmp_path: Path) -> None
     curves = {i: [(PLATEAU_CER, 2.0 + i), (0.1 + 0.2 * i, 1.0), (0.05 + 0.2 * i, 0.5), (0.04 + 0.2 * i, 0.4)] for i in range(3)}
     table = read_table(write_table(tmp_path / "t.csv", curves))
     strategy = Strategy(max_epochs=4, seed=0, searcher="random", reduction_factor=2.0, rung_metric="val_loss")
-    improvements = replay(strategy, table, ExactCurves(table), Clock(slots=1, budget_s=10_000.0, fixed_s=0.0, startup_s=0.0))
+    improvements = replay(strategy, table, ExactCurves(table), Clock(slots=1, budget_s=10_000.0, fixed_s=0.0, startup_s=0.0)).improvements
     assert improvements[-1][1] == pytest.approx(0.04)
 
 
@@ -180,3 +180,14 @@ def test_replay_cli_ends_with_the_ratio_line() -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     last = done.stdout.strip().splitlines()[-1]
     assert re.fullmatch(r"time-to-target ratio \(default / random\): [0-9.]+ \[[0-9.]+, ([0-9.]+|nan)\]", last), last
+
+
+def test_a_warm_started_replay_learns_from_the_earlier_searchs_finished_trials(tmp_path: Path) -> None:
+    table = read_table(write_table(tmp_path / "t.csv", {i: [(0.9 - 0.05 * i, 3.0), (0.8 - 0.05 * i, 2.0)] for i in range(6)}))
+    strategy = Strategy(max_epochs=2, seed=0, scheduler="fifo", tpe_startup_trials=3)
+    clock = Clock(slots=2, budget_s=40.0, fixed_s=0.0, startup_s=0.0)
+    cold = replay(strategy, table, ExactCurves(table), clock)
+    finals = {round(float(cer), 6) for cer in table.curves[table.curves.epoch == 2].val_cer}
+    assert cold.finished and {round(cer, 6) for _, cer in cold.finished} <= finals  # what the sampler was told
+    warm = warm_started(strategy, table, ExactCurves(table), clock)
+    assert warm.improvements[0][0] == pytest.approx(10.0)  # its own first epoch (10 s): the earlier search is not counted

@@ -19,9 +19,15 @@ seeds, so at least half of them reach it); a seed's time to target is when its b
 reaches it (never: infinite). The ratio compares the strategy's median time (the upper median) with
 random's, with a 95% bootstrap interval over seeds.
 
+Warm start (``--warm-start``, issue 23): each seed first replays an earlier search with half the budget
+(another seed), then a search whose sampler starts from that search's finished trials, as
+``--warm-start`` imports them (:mod:`tune_asr.warm_start`), against the cold default search: the
+target is the cold search's median final best, and the ratio is warm / cold median time to it.
+
 Usage:
   python benchmarks/search_efficiency/replay.py --curves CSV [CSV ...] --seeds 50 --slots 8 --budget-min 30
   python benchmarks/search_efficiency/replay.py --curves CSV --levers --json levers.json
+  python benchmarks/search_efficiency/replay.py --curves CSV --warm-start --json warm.json
   python benchmarks/search_efficiency/replay.py --smoke
 """
 
@@ -39,6 +45,7 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, replace
 from multiprocessing import Pool
+from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -50,10 +57,14 @@ from curve_table import CurveTable, TableError, inferred_space, read_table  # no
 from surrogate import Surrogate, held_out_spearman  # noqa: E402
 
 from tune_asr.metrics import METRIC, rung_figures  # noqa: E402
+from tune_asr.search_space import SearchSpace  # noqa: E402
+from tune_asr.space_values import fit_to_space  # noqa: E402
 from tune_asr.strategy import Strategy  # noqa: E402
+from tune_asr.warm_start import PriorTrial  # noqa: E402
 
 BOOTSTRAP = 2000
 RANDOM = {"searcher": "random", "scheduler": "fifo"}  # the baseline: random search, every trial to the end
+EARLIER_SEED = 10_000  # a warm start's earlier search: another seed than any replayed search
 
 
 @dataclass(frozen=True)
@@ -64,17 +75,24 @@ class Clock:
     startup_s: float  # every trial, before its first epoch
 
 
-def replay(strategy: Strategy, table: CurveTable, surrogate: Surrogate, clock: Clock) -> list[tuple[float, float]]:
-    """One search: (time, best CER so far) at every improvement within the budget."""
+@dataclass(frozen=True)
+class SearchRun:
+    improvements: list[tuple[float, float]]  # (time, best CER so far) at every improvement within the budget
+    finished: list[tuple[dict[str, Any], float]]  # (config, CER told to the sampler) of every trial that ended
+
+
+def replay(strategy: Strategy, table: CurveTable, surrogate: Surrogate, clock: Clock,
+           prior: Sequence[PriorTrial] = ()) -> SearchRun:
+    """One search, its sampler starting from ``prior`` (a warm start)."""
     from ray.tune.schedulers import TrialScheduler
 
     np.random.seed(strategy.seed)  # ASHA draws each trial's bracket from numpy's global generator
-    space = inferred_space(list(table.configs.values()), table.name)
-    searcher, scheduler = strategy.make_searcher(space), strategy.make_scheduler()
+    space = table_space(table)
+    searcher, scheduler = strategy.make_searcher(space, prior), strategy.make_scheduler()
     events: list[tuple[float, int, str, int]] = []  # (time, order, trial id, epoch)
     curves, trials = {}, {}
     counter = itertools.count()
-    best, improvements = math.inf, []
+    best, improvements, finished = math.inf, [], []
 
     def start(now: float) -> None:
         trial_id = f"t{next(counter):05d}"
@@ -105,8 +123,26 @@ def replay(strategy: Strategy, table: CurveTable, surrogate: Surrogate, clock: C
             continue
         scheduler.on_trial_complete(None, trial, result)
         searcher.on_trial_complete(trial_id, result)
+        finished.append((trial.config, result[METRIC]))
         start(now)
-    return improvements
+    return SearchRun(improvements, finished)
+
+
+def table_space(table: CurveTable) -> SearchSpace:
+    return inferred_space(list(table.configs.values()), table.name)
+
+
+def warm_started(strategy: Strategy, table: CurveTable, surrogate: Surrogate, clock: Clock) -> SearchRun:
+    """A search warm-started from an earlier one (another seed, half the budget), as ``--warm-start`` imports it."""
+    earlier = replay(replace(strategy, seed=strategy.seed + EARLIER_SEED), table, surrogate,
+                     replace(clock, budget_s=clock.budget_s / 2))
+    space = table_space(table)
+    prior = []
+    for number, (config, cer) in enumerate(earlier.finished):
+        fitted = fit_to_space(space, config)
+        assert not isinstance(fitted, str), fitted  # the same space: every trial fits
+        prior.append(PriorTrial(f"earlier/{number}", fitted.params, fitted.distributions, (cer,)))
+    return replay(strategy, table, surrogate, clock, prior)
 
 
 def best_at(improvements: list[tuple[float, float]], t: float) -> float:
@@ -138,24 +174,28 @@ def ratio_interval(strategy_times: np.ndarray, random_times: np.ndarray, seed: i
     return ratio(strategy_times, random_times), float(low), float(high)
 
 
-def _one(job: tuple[dict, str, Clock, int]) -> list[tuple[float, float]]:
-    settings, table_path, clock, seed = job
+def _one(job: tuple[dict, str, Clock, int, bool]) -> list[tuple[float, float]]:
+    settings, table_path, clock, seed, warm = job
     table = _TABLES[table_path]
-    return replay(Strategy(max_epochs=table.max_epochs, seed=seed, **settings), table, _SURROGATES[table_path], clock)
+    run = warm_started if warm else replay
+    return run(Strategy(max_epochs=table.max_epochs, seed=seed, **settings), table, _SURROGATES[table_path], clock).improvements
 
 
 _TABLES: dict[str, CurveTable] = {}
 _SURROGATES: dict[str, Surrogate] = {}
 
 
-def run_setting(settings: dict, table_path: str, clock: Clock, seeds: int, pool: Pool | None) -> list[list[tuple[float, float]]]:
-    jobs = [(settings, table_path, clock, seed) for seed in range(seeds)]
+def run_setting(settings: dict, table_path: str, clock: Clock, seeds: int, pool: Pool | None,
+                warm: bool = False) -> list[list[tuple[float, float]]]:
+    jobs = [(settings, table_path, clock, seed, warm) for seed in range(seeds)]
     return list(pool.map(_one, jobs)) if pool else [_one(job) for job in jobs]
 
 
-def compare(table_path: str, clock: Clock, seeds: int, settings: dict, baseline: list, pool: Pool | None) -> dict[str, Any]:
-    """A setting against the random baseline's runs on one table and clock."""
-    runs = run_setting(settings, table_path, clock, seeds, pool)
+def compare(table_path: str, clock: Clock, seeds: int, settings: dict, baseline: list, pool: Pool | None,
+            warm: bool = False) -> dict[str, Any]:
+    """A setting (warm-started, with ``warm``) against the baseline's runs on one table and clock; the
+    target is the baseline's median final best."""
+    runs = run_setting(settings, table_path, clock, seeds, pool, warm)
     target = upper_median(np.array([best_at(run, clock.budget_s) for run in baseline]))
     random_times = np.array([time_to(run, target) for run in baseline])
     times = np.array([time_to(run, target) for run in runs])
@@ -197,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fixed-s", type=float, default=0.0, help="seconds before the first trial starts")
     parser.add_argument("--startup-s", type=float, help="seconds a trial takes to its first epoch (default: the table's median)")
     parser.add_argument("--levers", action="store_true", help="every lever of LEVERS, one at a time, besides the default")
+    parser.add_argument("--warm-start", action="store_true",
+                        help="also: the default warm-started from a half-budget search, against the cold default")
     parser.add_argument("--workers", type=int, default=2, help="processes")
     parser.add_argument("--json", type=Path, help="write every row here")
     parser.add_argument("--smoke", action="store_true", help="seconds: a tiny replay of a table made up here")
@@ -229,6 +271,15 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  {budget:g} min, {name:<24} median {row['median_s']:7.0f} s vs random {row['random_median_s']:6.0f} s "
                           f"(target {row['target']:.4f}; {row['reached']}/{args.seeds} reach it): "
                           f"ratio {row['ratio']:.2f} [{row['low']:.2f}, {row['high']:.2f}]  ({time.time() - started:.0f} s)", flush=True)
+                if args.warm_start:
+                    cold = run_setting(DEFAULT, path, clock, args.seeds, pool)
+                    row = {"table": table.name, "budget_min": budget, "lever": "warm start", "clock": asdict(clock),
+                           **compare(path, clock, args.seeds, DEFAULT, cold, pool, warm=True)}
+                    rows.append(row)
+                    print(f"  {budget:g} min, warm start from a {budget / 2:g}-min search: median {row['median_s']:.0f} s vs cold "
+                          f"{row['random_median_s']:.0f} s (target: cold's median final best {row['target']:.4f}; "
+                          f"{row['reached']}/{args.seeds} reach it): ratio {row['ratio']:.2f} [{row['low']:.2f}, {row['high']:.2f}]  "
+                          f"({time.time() - started:.0f} s)", flush=True)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1), encoding="utf-8")
     default_rows = [row for row in rows if row["lever"] == "default"]
@@ -254,7 +305,7 @@ def smoke() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / "smoke.csv"
         pd.DataFrame(rows).to_csv(path, index=False)
-        return main(["--curves", str(path), "--seeds", "3", "--budget-min", "2", "--workers", "1"])
+        return main(["--curves", str(path), "--seeds", "3", "--budget-min", "2", "--workers", "1", "--warm-start"])
 
 
 if __name__ == "__main__":
