@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Issue 22 in one device call on one GPU (at most 8 minutes), each part time-boxed so that a slow one
-# cannot eat the others; everything lands in $OUT (7 files; summary.txt holds every part's output in order):
+# Issues 22 and 23 in one device call on one GPU (at most 8 minutes), each part time-boxed so that a slow one
+# cannot eat the others; everything lands in $OUT (8 files; summary.txt holds every part's output in order):
 #   1 throughput at batch 128, kospeech's DeepSpeech2: ours with every lever, each lever off, the model
 #     alone, alternated in one process, then the recurrence alone      -> throughput.json, profile.txt
 #   2 waveform augmentation against plain, alternated, with a profile  -> augmentation.json, augmentation_profile.txt
+#   2b the inference-cost measurement against the epoch it follows (issue 23)  -> inference_cost.json
 #   3 if 100 s or more are left: 8 kospeech-sized trials at 0.25 GPU, 2 epochs, fifo, and where the whole
 #     command's GPU-seconds go                                           -> packing.json
 # (gpu.txt: the card.) Copy .device/kospeech_labels.csv in
@@ -34,6 +35,7 @@ part() {
 
 if [ "$smoke" = "--smoke" ]; then
   data=/tmp/device_call_perf_demo; flags=(--smoke); search_flags=(--smoke); echo cpu > "$out/gpu.txt"
+  cost_overrides=(n_mels=40 conv_channels=4 rnn_hidden=16 rnn_layers=1)
   [ -d $data ] || python -m tune_asr.data.demo $data --utterances 24 --test-utterances 3 --seed 0 | tail -1
 else
   data=/tmp/demo3k; flags=(--batch-size 128 "${vocab_args[@]}"); echo cpu > "$out/gpu.txt"
@@ -43,12 +45,15 @@ else
   cp benchmarks/packing/kospeech.yaml $space
   [ -f .device/kospeech_labels.csv ] && echo "vocab_path: $PWD/.device/kospeech_labels.csv" >> $space
   search_flags=(--space $space --trials 8 --gpus-per-trial 0.25 --max-epochs 2)
+  cost_overrides=()
 fi
 log "setup done"
 part throughput 210 python benchmarks/throughput/run.py --data $data "${flags[@]}" --rounds 3 \
   --json "$out/throughput.json" --profile "$out/profile.txt"
 part augmentation 110 python benchmarks/augmentation/run.py --data $data "${flags[@]}" --rounds 3 \
   --json "$out/augmentation.json" --profile "$out/augmentation_profile.txt"
+part inference_cost 60 python benchmarks/inference_cost/run.py --data $data "${vocab_args[@]}" --epochs 2 \
+  --set batch_size=128 "${cost_overrides[@]}" --json "$out/inference_cost.json"
 if [ "$(left)" -ge 100 ]; then
   part packing 200 python benchmarks/packing/run.py --data $data "${search_flags[@]}" --storage /tmp/packing --json "$out/packing.json"
   [ -f "$out/packing.json" ] || tail -30 /tmp/packing/packed.log >> "$summary" 2>/dev/null
