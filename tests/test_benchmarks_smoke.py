@@ -21,6 +21,7 @@ SMOKE = {
     "throughput": (["--data", "{demo}"], "| model-alone | "),
     "augmentation": (["--data", "{demo}"], "| augmented | "),
     "inference_rtf": (["--data", "{demo}"], "| CPU, "),
+    "inference_cost": (["--data", "{demo}"], "of the epoch it ran in"),
     "ddp_scaling": (["--data", "{demo}", "--storage", "{scratch}"], "| 1 | "),
     "packing": (["--data", "{demo}"], "audio-s trained per GPU-second over the whole command"),
     "search_efficiency": ([], "Ratio TPE + ASHA / random"),

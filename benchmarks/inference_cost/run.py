@@ -27,6 +27,7 @@ from tune_asr.inference_cost import SAMPLE_UTTERANCES
 from tune_asr.training import default_device, train
 
 TARGET_SHARE = 0.05
+SMOKE_OVERRIDES = ["n_mels=40", "conv_channels=4", "rnn_hidden=16", "rnn_layers=1", "batch_size=4"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,8 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vocab", type=Path, help="a kospeech labels.csv (default: built from the data)")
     parser.add_argument("--set", dest="overrides", nargs="*", default=[], help="key=value TrainConfig fields")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--smoke", action="store_true", help="a tiny model for one epoch: checks that the script runs")
     args = parser.parse_args(argv)
-    config = TrainConfig(epochs=args.epochs, vocab_path=str(args.vocab) if args.vocab else None).with_overrides(args.overrides)
+    overrides = [*(SMOKE_OVERRIDES if args.smoke else []), *args.overrides]
+    epochs = 1 if args.smoke else args.epochs
+    config = TrainConfig(epochs=epochs, vocab_path=str(args.vocab) if args.vocab else None).with_overrides(overrides)
     corpus = load_corpus(args.data, config)
     device = default_device()
     if device.type == "cpu":
