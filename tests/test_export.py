@@ -26,7 +26,7 @@ from tune_asr.export import main as export_main
 from tune_asr.export.best_trial import choose, pick
 from tune_asr.export.package import ExportError
 from tune_asr.export.recognizer import Recognizer
-from tune_asr.export.replay import STANDIN, ReplayError, _environment, replay
+from tune_asr.export.replay import STANDIN, ReplayError, ReplayResult, _environment, replay
 from tune_asr.export.rtf_limit import MARGIN_WHY, RtfLimit
 from tune_asr.export.vendor import INFERENCE_REQUIREMENTS, VendorError, check_requirements, closure
 from tune_asr.features import LogMelFeatures
@@ -174,6 +174,18 @@ def test_a_trial_without_an_rtf_cannot_be_shown_within_the_limit() -> None:
         pick(bests, RtfLimit(0.001))
     with pytest.raises(ExportError, match="none reported an rtf"):
         pick({"old": {"val_cer": 0.2}}, RtfLimit(1.0))
+
+
+def test_replay_reports_its_rtf_and_warns_over_the_limit() -> None:
+    result = ReplayResult([], 0.5, audio_seconds=100.0, infer_seconds=2.0, infer_cpu_seconds=2.0, reports=[])
+    assert result.rtf == 0.02 and "(RTF 0.0200)" in result.summary()
+    assert RtfLimit(0.05).replay_verdict(result.rtf) == "replay RTF 0.02, within --max-rtf 0.05"
+    assert RtfLimit(0.01).replay_verdict(result.rtf) == "warning: replay RTF 0.02, over --max-rtf 0.01"
+    # with a time budget the replay is held to the time limit itself: 0.02 * 50 h = 3600 s keeps 3600 s, 0.02 * 51 h does not
+    assert RtfLimit.from_time_budget(3600, 50).replay_verdict(result.rtf) == (
+        "replay RTF 0.02: 50 h of test audio in 3,600 s, within the time limit 3600 s")
+    assert RtfLimit.from_time_budget(3600, 51).replay_verdict(result.rtf) == (
+        "warning: replay RTF 0.02: 51 h of test audio in 3,672 s, over the time limit 3600 s")
 
 
 @pytest.mark.parametrize("flags", [["--checkpoint", "c.pt", "--max-rtf", "0.1"], ["--experiment", "e", "--time-limit", "3600"],

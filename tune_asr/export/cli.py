@@ -5,14 +5,15 @@
     export-best --checkpoint runs/x/best --out DIR ...
 
 ``--check DATA`` then replays the folder as ``nsml run`` + ``nsml submit`` would, on
-``DATA/test/test_data``, and prints its CER, files, seconds and speed.
+``DATA/test/test_data``, and prints its CER, files, seconds and real-time factor (RTF).
 
 NSML must transcribe the hidden test set within its time limit, so ``--max-rtf X`` exports the
 lowest-CER trial among those whose best report's ``rtf`` is at most X, and ``--time-limit S
 --test-hours H`` does the same with X = S / (H * 3600) * ``--rtf-margin``. A trial without an ``rtf``
 (a search from before it was measured) cannot be shown to be within the limit. With ``--trial`` the
 limit checks that one trial; ``--checkpoint`` refuses it (no trials to choose among). When no trial is
-within it, the export exits 2 and writes nothing.
+within it, the export exits 2 and writes nothing. The replay then says whether the RTF it measured
+keeps the limit (a ``warning:`` line when not).
 """
 
 from __future__ import annotations
@@ -108,8 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{source}\nWrote {out} ({args.platform}); see {out / 'README.md'} for the {args.platform} commands.")
     if args.check:
         try:
-            print(f"Replay on {args.check}: {replay(out, args.check).summary()}")
+            result = replay(out, args.check)
         except ReplayError as error:
             print(f"replay failed: {error}", file=sys.stderr)
             return 1
+        print(f"Replay on {args.check}: {result.summary()}")
+        if limit is not None:
+            print(limit.replay_verdict(result.rtf))
     return 0

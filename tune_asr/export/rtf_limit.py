@@ -3,7 +3,7 @@
 NSML ends a submit session that has not transcribed the hidden test set within its time limit, so
 ``export-best`` can choose among the trials that keep a limit: one given as an RTF (``--max-rtf``), or
 worked out from the time limit and the test set's hours with a safety margin (:data:`MARGIN_WHY` says
-why a margin).
+why a margin). The package's replay then checks the RTF it measured itself against the same limit.
 """
 
 from __future__ import annotations
@@ -47,3 +47,14 @@ class RtfLimit:
             return f"the limit --max-rtf {self.max_rtf:g}"
         return f"the limit rtf {self.max_rtf:.4g} = {self.time_limit_s:g} s per {self.test_hours:g} h of test audio × margin {self.margin:g}"
 
+    def replay_verdict(self, rtf: float) -> str:
+        """One line on the RTF the replay measured: within the limit, or a ``warning:``. With a time budget the
+        replay's RTF is held to the time limit itself, without the margin: the replay timed the package's own
+        infer over a whole test folder (on this machine's device, though, not NSML's)."""
+        if self.time_limit_s is None:
+            measured, limit, over = f"replay RTF {rtf:.4g}", f"--max-rtf {self.max_rtf:g}", rtf > self.max_rtf
+        else:
+            projected = rtf * self.test_hours * 3600
+            measured = f"replay RTF {rtf:.4g}: {self.test_hours:g} h of test audio in {projected:,.0f} s"
+            limit, over = f"the time limit {self.time_limit_s:g} s", projected > self.time_limit_s
+        return f"warning: {measured}, over {limit}" if over else f"{measured}, within {limit}"
