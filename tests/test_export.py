@@ -23,10 +23,11 @@ from tune_asr.data.demo import make_demo
 from tune_asr.data.labels import read_labels
 from tune_asr.decoding import greedy_decode
 from tune_asr.export import main as export_main
-from tune_asr.export.best_trial import choose
+from tune_asr.export.best_trial import choose, pick
 from tune_asr.export.package import ExportError
 from tune_asr.export.recognizer import Recognizer
-from tune_asr.export.replay import STANDIN, ReplayError, _environment, replay
+from tune_asr.export.replay import STANDIN, ReplayError, ReplayResult, _environment, replay
+from tune_asr.export.rtf_limit import MARGIN_WHY, RtfLimit
 from tune_asr.export.vendor import INFERENCE_REQUIREMENTS, VendorError, check_requirements, closure
 from tune_asr.features import LogMelFeatures
 from tune_asr.metrics import cer
@@ -50,7 +51,7 @@ def checkpoint(demo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _trial(config: dict) -> None:
-    """Reports like ``trainables`` do: val_cer, val_loss and a checkpoint_path per epoch. Like Ray
+    """Reports like ``trainables`` do: val_cer, val_loss, rtf and a checkpoint_path per epoch. Like Ray
     Train keeping only the best checkpoints, a plan may delete an epoch's checkpoint afterwards."""
     from ray import tune
 
@@ -59,7 +60,7 @@ def _trial(config: dict) -> None:
         directory = Path(plan["root"]) / plan["name"] / f"checkpoint_{epoch}"
         directory.mkdir(parents=True)
         shutil.copyfile(plan["source"], directory / CHECKPOINT_FILE)
-        tune.report({"epoch": epoch, "val_cer": val_cer, "val_loss": 1.0, "checkpoint_path": str(directory)})
+        tune.report({"epoch": epoch, "val_cer": val_cer, "val_loss": 1.0, "rtf": plan["rtf"], "checkpoint_path": str(directory)})
     for epoch in plan["deleted"]:
         shutil.rmtree(Path(plan["root"]) / plan["name"] / f"checkpoint_{epoch}")
 
@@ -68,14 +69,14 @@ def _trial(config: dict) -> None:
 def experiment(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A Ray Tune experiment folder laid out as ``tune_asr.search`` leaves one (a real search takes
     75-90 s on 2 cores): trial "steady" reaches 0.5; trial "pruned" reached 0.4 but that checkpoint
-    is gone, so its best exportable epoch is its 0.6."""
+    is gone, so its best exportable epoch is its 0.6. "steady" infers at rtf 0.05, "pruned" at 0.01."""
     from ray import tune
 
     storage = tmp_path_factory.mktemp("results")
     root = storage / "tiny" / "train_runs"
     plans = [
-        {"name": "steady", "val_cer": [0.9, 0.5], "deleted": []},
-        {"name": "pruned", "val_cer": [0.4, 0.6], "deleted": [1]},
+        {"name": "steady", "val_cer": [0.9, 0.5], "deleted": [], "rtf": 0.05},
+        {"name": "pruned", "val_cer": [0.4, 0.6], "deleted": [1], "rtf": 0.01},
     ]
     space = {"plan": tune.grid_search([{**p, "root": str(root), "source": str(checkpoint)} for p in plans])}
     return run_tuner(_trial, space, storage, "tiny")
@@ -123,6 +124,77 @@ def test_trial_flag_exports_that_trials_best_and_unknown_trials_are_named(experi
     assert (pruned.epoch, pruned.val_cer) == (2, 0.6)
     with pytest.raises(ExportError, match="no trial 'nope'; trials: "):
         choose(experiment, "nope")
+
+
+@pytest.mark.slow
+@needs_espeak
+def test_max_rtf_exports_the_best_trial_within_it_and_says_why(experiment: Path) -> None:
+    steady, pruned = _trial_id(experiment, "steady"), _trial_id(experiment, "pruned")
+    fast = choose(experiment, limit=RtfLimit(0.02))
+    assert (fast.trial_id, fast.val_cer, fast.rtf) == (pruned, 0.6, 0.01)
+    assert fast.why == f"the CER-best trial, {steady}, rtf 0.05, is over the limit --max-rtf 0.02"
+    assert choose(experiment, limit=RtfLimit(0.05)).trial_id == steady
+    with pytest.raises(ExportError, match=f"the fastest, trial {steady}, has rtf 0.05$"):
+        choose(experiment, steady, RtfLimit(0.02))  # with --trial, the limit checks that one trial
+
+
+@pytest.mark.slow
+@needs_espeak
+def test_no_trial_within_the_limit_exits_2_with_one_line_and_no_out(experiment: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "package"
+    for flags, limit in ((["--max-rtf", "0.005"], "the limit --max-rtf 0.005"),
+                         (["--time-limit", "3600", "--test-hours", "25", "--rtf-margin", "0.1"],
+                          "the limit rtf 0.004 = 3600 s per 25 h of test audio × margin 0.1")):
+        assert export_main(["--experiment", str(experiment), "--out", str(out), *flags]) == 2
+        err = capsys.readouterr().err
+        assert err == f"error: no trial is within {limit}: the fastest, trial {_trial_id(experiment, 'pruned')}, has rtf 0.01\n"
+        assert not out.exists()
+
+
+@pytest.mark.slow
+@needs_espeak
+def test_time_limit_and_test_hours_work_out_the_limit_with_the_margin(experiment: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "package"
+    # 3600 s for 25 h is rtf 0.04; the default margin 0.5 makes it 0.02: "steady" (0.05) is over, "pruned" (0.01) within
+    assert export_main(["--experiment", str(experiment), "--out", str(out), "--time-limit", "3600", "--test-hours", "25"]) == 0
+    printed = capsys.readouterr().out
+    why = (f"rtf 0.01 (the CER-best trial, {_trial_id(experiment, 'steady')}, rtf 0.05, is over "
+           "the limit rtf 0.02 = 3600 s per 25 h of test audio × margin 0.5)")
+    assert f"trial {_trial_id(experiment, 'pruned')}, epoch 2: val_cer 0.6000" in printed and why in printed and MARGIN_WHY in printed
+    assert why in (out / "README.md").read_text() and MARGIN_WHY in (out / "README.md").read_text()
+
+
+def test_a_trial_without_an_rtf_cannot_be_shown_within_the_limit() -> None:
+    bests = {"old": {"val_cer": 0.2, "rtf": float("nan")}, "slow": {"val_cer": 0.3, "rtf": 0.05},
+             "fast": {"val_cer": 0.4, "rtf": 0.01}, "unscored": None}
+    assert pick(bests, None) == ("old", "")
+    assert pick(bests, RtfLimit(0.05)) == ("slow", "the CER-best trial, old, reported no rtf, so it cannot be shown to be within the limit --max-rtf 0.05")
+    with pytest.raises(ExportError, match=r"^no trial is within the limit --max-rtf 0.001: the fastest, trial fast, has rtf 0.01; "
+                                          r"1 reported no rtf \(a search from before it was measured\) and cannot be shown to be within it$"):
+        pick(bests, RtfLimit(0.001))
+    with pytest.raises(ExportError, match="none reported an rtf"):
+        pick({"old": {"val_cer": 0.2}}, RtfLimit(1.0))
+
+
+def test_replay_reports_its_rtf_and_warns_over_the_limit() -> None:
+    result = ReplayResult([], 0.5, audio_seconds=100.0, infer_seconds=2.0, infer_cpu_seconds=2.0, reports=[])
+    assert result.rtf == 0.02 and "(RTF 0.0200)" in result.summary()
+    assert RtfLimit(0.05).replay_verdict(result.rtf) == "replay RTF 0.02, within --max-rtf 0.05"
+    assert RtfLimit(0.01).replay_verdict(result.rtf) == "warning: replay RTF 0.02, over --max-rtf 0.01"
+    # with a time budget the replay is held to the time limit itself: 0.02 * 50 h = 3600 s keeps 3600 s, 0.02 * 51 h does not
+    assert RtfLimit.from_time_budget(3600, 50).replay_verdict(result.rtf) == (
+        "replay RTF 0.02: 50 h of test audio in 3,600 s, within the time limit 3600 s")
+    assert RtfLimit.from_time_budget(3600, 51).replay_verdict(result.rtf) == (
+        "warning: replay RTF 0.02: 51 h of test audio in 3,672 s, over the time limit 3600 s")
+
+
+@pytest.mark.parametrize("flags", [["--checkpoint", "c.pt", "--max-rtf", "0.1"], ["--experiment", "e", "--time-limit", "3600"],
+                                   ["--experiment", "e", "--max-rtf", "0.1", "--time-limit", "3600", "--test-hours", "1"],
+                                   ["--experiment", "e", "--max-rtf", "0"]])
+def test_speed_flags_that_do_not_go_together_are_refused(flags: list[str], tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as exited:
+        export_main([*flags, "--out", str(tmp_path / "out")])
+    assert exited.value.code == 2 and not (tmp_path / "out").exists()
 
 
 @pytest.mark.slow

@@ -23,10 +23,16 @@ CHECKPOINT_KEY = "checkpoint_path"  # each report's checkpoint folder (it holds 
 EpochReport = Mapping[str, Any]  # what a trial reports after an epoch: epoch, val_cer, val_loss, checkpoint_path, ...
 
 
+def finite(report: EpochReport, key: str) -> float | None:
+    """``report[key]`` when it is a finite number; None when it is missing, NaN (a diverged epoch's
+    ``val_cer``, an older search's ``rtf``) or not a number."""
+    value = report.get(key)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) else None
+
+
 def scored(report: EpochReport) -> bool:
     """Whether ``report`` has a finite ``val_cer`` (a diverged epoch reports NaN)."""
-    value = report.get(METRIC)
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return finite(report, METRIC) is not None
 
 
 def ranked(reports: Iterable[EpochReport]) -> list[EpochReport]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -58,9 +59,14 @@ class ReplayResult:
         """Times faster than real time (the inverse of the real-time factor)."""
         return self.audio_seconds / max(self.infer_seconds, 1e-9)
 
+    @property
+    def rtf(self) -> float:
+        """The real-time factor the replay measured: infer's seconds per second of test audio (inf without audio)."""
+        return self.infer_seconds / self.audio_seconds if self.audio_seconds > 0 else math.inf
+
     def summary(self) -> str:
         return (f"CER {self.cer:.4f}  files {self.files}  audio {self.audio_seconds:.1f} s  infer {self.infer_seconds:.2f} s  "
-                f"(CPU {self.infer_cpu_seconds:.2f} s)  speed {self.speed:.1f}x real time (RTF {1 / self.speed:.4f})")
+                f"(CPU {self.infer_cpu_seconds:.2f} s)  speed {self.speed:.1f}x real time (RTF {self.rtf:.4f})")
 
 
 def _environment(package: Path, data: Path, session: Path, requirements: list[str], gpus: int) -> dict[str, str]:
