@@ -1,7 +1,7 @@
 """What measuring a trial's inference cost (issue 23) takes, against the epoch it follows.
 
 Every trial measures its exported package's real-time factor once, after its first validation
-(``tune_asr.inference_cost``: the first 32 validation utterances by name, fp32 greedy decoding as the
+(``tune_asr.inference_cost``: the first 8 validation utterances by name, the fastest of 3 passes, fp32 greedy decoding as the
 package runs it, two utterances untimed first). The target: under 5% of an epoch. This trains one
 configuration for ``--epochs`` epochs with the search's own loop and prints, per epoch, its seconds and
 those that measuring took (``rtf_measure_s``, inside the epoch's seconds), and the measured RTF.

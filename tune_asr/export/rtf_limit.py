@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tune_asr.best_checkpoint import EpochReport, finite
+from tune_asr.inference_cost import SAMPLE_UTTERANCES
 
 RTF_KEY = "rtf"  # what a trial reports: seconds of compute per second of audio (tune_asr.inference_cost)
 DEFAULT_MARGIN = 0.5
-MARGIN_WHY = ("A trial measured its RTF on its own device (perhaps a shared GPU, or a CPU) and on 32 validation "
+MARGIN_WHY = (f"A trial measured its RTF on its own device (perhaps a shared GPU, or a CPU) and on {SAMPLE_UTTERANCES} validation "
               "utterances, while NSML infers on the submit session's GPU over the whole test set, with per-file "
               "reading and the process start-up on top: hence the margin.")
 
