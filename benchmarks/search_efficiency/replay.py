@@ -19,8 +19,8 @@ seeds, so at least half of them reach it); a seed's time to target is when its b
 reaches it (never: infinite). The ratio compares the strategy's median time (the upper median) with
 random's, with a 95% bootstrap interval over seeds.
 
-Warm start (``--warm-start``, issue 23): each seed first replays an earlier search with half the budget
-(another seed), then a search whose sampler starts from that search's finished trials, as
+Warm start (``--warm-start [FRACTION]``, issue 23): each seed first replays an earlier search with
+FRACTION of the budget (default a half; another seed), then a search whose sampler starts from that search's finished trials, as
 ``--warm-start`` imports them (:mod:`tune_asr.warm_start`), against the cold default search: the
 target is the cold search's median final best, and the ratio is warm / cold median time to it.
 
@@ -132,10 +132,12 @@ def table_space(table: CurveTable) -> SearchSpace:
     return inferred_space(list(table.configs.values()), table.name)
 
 
-def warm_started(strategy: Strategy, table: CurveTable, surrogate: Surrogate, clock: Clock) -> SearchRun:
-    """A search warm-started from an earlier one (another seed, half the budget), as ``--warm-start`` imports it."""
+def warm_started(strategy: Strategy, table: CurveTable, surrogate: Surrogate, clock: Clock,
+                 earlier_fraction: float = 0.5) -> SearchRun:
+    """A search warm-started from an earlier one (another seed, ``earlier_fraction`` of the budget), as
+    ``--warm-start`` imports it."""
     earlier = replay(replace(strategy, seed=strategy.seed + EARLIER_SEED), table, surrogate,
-                     replace(clock, budget_s=clock.budget_s / 2))
+                     replace(clock, budget_s=clock.budget_s * earlier_fraction))
     space = table_space(table)
     prior = []
     for number, (config, cer) in enumerate(earlier.finished):
@@ -174,11 +176,13 @@ def ratio_interval(strategy_times: np.ndarray, random_times: np.ndarray, seed: i
     return ratio(strategy_times, random_times), float(low), float(high)
 
 
-def _one(job: tuple[dict, str, Clock, int, bool]) -> list[tuple[float, float]]:
-    settings, table_path, clock, seed, warm = job
-    table = _TABLES[table_path]
-    run = warm_started if warm else replay
-    return run(Strategy(max_epochs=table.max_epochs, seed=seed, **settings), table, _SURROGATES[table_path], clock).improvements
+def _one(job: tuple[dict, str, Clock, int, float | None]) -> list[tuple[float, float]]:
+    settings, table_path, clock, seed, earlier_fraction = job
+    table, surrogate = _TABLES[table_path], _SURROGATES[table_path]
+    strategy = Strategy(max_epochs=table.max_epochs, seed=seed, **settings)
+    if earlier_fraction is None:
+        return replay(strategy, table, surrogate, clock).improvements
+    return warm_started(strategy, table, surrogate, clock, earlier_fraction).improvements
 
 
 _TABLES: dict[str, CurveTable] = {}
@@ -186,16 +190,17 @@ _SURROGATES: dict[str, Surrogate] = {}
 
 
 def run_setting(settings: dict, table_path: str, clock: Clock, seeds: int, pool: Pool | None,
-                warm: bool = False) -> list[list[tuple[float, float]]]:
-    jobs = [(settings, table_path, clock, seed, warm) for seed in range(seeds)]
+                earlier_fraction: float | None = None) -> list[list[tuple[float, float]]]:
+    """Every seed's improvements; with ``earlier_fraction``, warm-started from an earlier search that long."""
+    jobs = [(settings, table_path, clock, seed, earlier_fraction) for seed in range(seeds)]
     return list(pool.map(_one, jobs)) if pool else [_one(job) for job in jobs]
 
 
 def compare(table_path: str, clock: Clock, seeds: int, settings: dict, baseline: list, pool: Pool | None,
-            warm: bool = False) -> dict[str, Any]:
-    """A setting (warm-started, with ``warm``) against the baseline's runs on one table and clock; the
-    target is the baseline's median final best."""
-    runs = run_setting(settings, table_path, clock, seeds, pool, warm)
+            earlier_fraction: float | None = None) -> dict[str, Any]:
+    """A setting (warm-started, with ``earlier_fraction``) against the baseline's runs on one table and
+    clock; the target is the baseline's median final best."""
+    runs = run_setting(settings, table_path, clock, seeds, pool, earlier_fraction)
     target = upper_median(np.array([best_at(run, clock.budget_s) for run in baseline]))
     random_times = np.array([time_to(run, target) for run in baseline])
     times = np.array([time_to(run, target) for run in runs])
@@ -237,8 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fixed-s", type=float, default=0.0, help="seconds before the first trial starts")
     parser.add_argument("--startup-s", type=float, help="seconds a trial takes to its first epoch (default: the table's median)")
     parser.add_argument("--levers", action="store_true", help="every lever of LEVERS, one at a time, besides the default")
-    parser.add_argument("--warm-start", action="store_true",
-                        help="also: the default warm-started from a half-budget search, against the cold default")
+    parser.add_argument("--warm-start", type=float, nargs="?", const=0.5, metavar="FRACTION",
+                        help="also: the default warm-started from an earlier search of FRACTION of the budget "
+                             "(default 0.5: the issue's setting), against the cold default")
     parser.add_argument("--workers", type=int, default=2, help="processes")
     parser.add_argument("--json", type=Path, help="write every row here")
     parser.add_argument("--smoke", action="store_true", help="seconds: a tiny replay of a table made up here")
@@ -271,12 +277,12 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  {budget:g} min, {name:<24} median {row['median_s']:7.0f} s vs random {row['random_median_s']:6.0f} s "
                           f"(target {row['target']:.4f}; {row['reached']}/{args.seeds} reach it): "
                           f"ratio {row['ratio']:.2f} [{row['low']:.2f}, {row['high']:.2f}]  ({time.time() - started:.0f} s)", flush=True)
-                if args.warm_start:
+                if args.warm_start is not None:
                     cold = run_setting(DEFAULT, path, clock, args.seeds, pool)
-                    row = {"table": table.name, "budget_min": budget, "lever": "warm start", "clock": asdict(clock),
-                           **compare(path, clock, args.seeds, DEFAULT, cold, pool, warm=True)}
+                    row = {"table": table.name, "budget_min": budget, "lever": f"warm start from {args.warm_start:g} of the budget",
+                           "clock": asdict(clock), **compare(path, clock, args.seeds, DEFAULT, cold, pool, args.warm_start)}
                     rows.append(row)
-                    print(f"  {budget:g} min, warm start from a {budget / 2:g}-min search: median {row['median_s']:.0f} s vs cold "
+                    print(f"  {budget:g} min, warm start from a {budget * args.warm_start:g}-min search: median {row['median_s']:.0f} s vs cold "
                           f"{row['random_median_s']:.0f} s (target: cold's median final best {row['target']:.4f}; "
                           f"{row['reached']}/{args.seeds} reach it): ratio {row['ratio']:.2f} [{row['low']:.2f}, {row['high']:.2f}]  "
                           f"({time.time() - started:.0f} s)", flush=True)
