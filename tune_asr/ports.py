@@ -14,7 +14,7 @@ import socket
 from pathlib import Path
 
 EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
-LOWEST = 20000  # well above the well-known and registered ports services ask for by number
+LOWEST = 20000  # above Ray's own worker ports (10002-19999 by default) and the ports services usually ask for by number
 FALLBACK_HIGHEST = 32767  # Linux's default ephemeral range starts at 32768
 
 
