@@ -93,6 +93,22 @@ def test_pruned_feed_tells_optuna_a_stopped_trial_was_pruned() -> None:
     assert states == [optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.COMPLETE]
 
 
+
+def test_sampler_metric_breaks_cer_ties_by_loss() -> None:
+    """Two trials stopped on the same plateau CER: TPE told CER then loss ranks the lower loss first."""
+    from tune_asr.metrics import CER_THEN_LOSS, rung_figures
+
+    space = inferred_space([{"lr": 1e-4}, {"lr": 1e-2}], "test")
+    searcher = Strategy(max_epochs=4, sampler_metric=CER_THEN_LOSS).make_searcher(space)
+    for trial_id, loss in (("high_loss", 3.0), ("low_loss", 2.0)):
+        searcher.suggest(trial_id)
+        report = {"epoch": 1, "training_iteration": 1, "val_cer": 0.93, "val_loss": loss}
+        searcher.on_trial_complete(trial_id, {**report, **rung_figures(report)})
+    first, second = searcher._ot_study.trials
+    assert second.value < first.value < 0.94
+    with pytest.raises(StrategyError, match="sampler_metric"):
+        Strategy(max_epochs=4, sampler_metric="val_loss")
+
 CONFIGS = [
     {"batch_size": 16, "lr": 1e-5, "rnn_type": "gru", "rnn_hidden": 128, "schedule": "constant", "epochs": 6},
     {"batch_size": 32, "lr": 3e-4, "rnn_type": "lstm", "rnn_hidden": 256, "schedule": "warmup_cosine", "warmup_fraction": 0.1, "epochs": 6},

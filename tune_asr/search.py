@@ -16,6 +16,7 @@ import argparse
 import os
 import shutil
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -100,7 +101,7 @@ def _objectives(text: str) -> tuple[str, ...]:
 def new_settings(args: argparse.Namespace, space: SearchSpace) -> SearchSettings:
     """Check flags (before Ray starts) and resolve every default; ``space`` is the loaded ``--space``."""
     from trainables.resources import TrialResources
-    from tune_asr.tracking import resolve_tracking_uri
+    from tune_asr.tracking_uri import resolve_tracking_uri
 
     storage = args.storage.resolve()
     name = args.name or time.strftime("search-%Y%m%d-%H%M%S")
@@ -189,7 +190,7 @@ def saved_settings(args: argparse.Namespace) -> SearchSettings:
 
 def _same_as_saved(flag: str, given: Any, settings: SearchSettings) -> bool:
     """A flag given again with ``--resume`` equals its saved value (paths resolved, numbers as numbers)."""
-    from tune_asr.tracking import resolve_tracking_uri
+    from tune_asr.tracking_uri import resolve_tracking_uri
 
     saved = getattr(settings, flag)
     if flag == "warm_start":
@@ -343,8 +344,10 @@ def init_ray(address: str | None = None, **kwargs: Any) -> None:
         ray.init(address=address, log_to_driver=False, **kwargs)
         return
     port = free_ports(1)[0]
-    ray.init(address="local", dashboard_port=port, log_to_driver=False,
-             runtime_env={"env_vars": {"RAY_API_SERVER_ADDRESS": f"http://127.0.0.1:{port}"}}, **kwargs)
+    # Set in this process, not as a runtime_env: the local Ray's processes inherit it, and the workers Ray
+    # starts ahead of need can then serve the first trials (a runtime_env makes each wait for a fresh one).
+    os.environ["RAY_API_SERVER_ADDRESS"] = f"http://127.0.0.1:{port}"
+    ray.init(address="local", dashboard_port=port, log_to_driver=False, **kwargs)
 
 
 NETWORK_FILESYSTEMS = ("nfs", "nfs4", "cifs", "smb3", "lustre", "gpfs", "beegfs", "ceph", "glusterfs", "9p",
@@ -395,8 +398,11 @@ def run(settings: SearchSettings, space: SearchSpace, address: str | None, resum
     # second, and one started since the last save would be lost (and run again) if the driver died.
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "0")
     started_here = not ray.is_initialized()
+    store = threading.Thread(target=open_tracking_store, args=(settings.mlflow_uri,), name="mlflow-store", daemon=True)
+    store.start()
     if started_here:
         init_ray(address)
+    store.join()
     try:
         check_storage(Path(settings.storage), sum(1 for node in ray.nodes() if node["Alive"]), shared_storage)
         cluster = ray.cluster_resources()
@@ -418,6 +424,18 @@ def run(settings: SearchSettings, space: SearchSpace, address: str | None, resum
     finally:
         if started_here:
             ray.shutdown()
+
+
+def open_tracking_store(tracking_uri: str) -> None:
+    """Import MLflow and open the tracking store (a first search builds its tables), in a thread while Ray
+    starts: both lie on the way to the first trial (BENCHMARKS.md, "Time to first result"). A store that
+    fails here fails again in the tracker's own setup, which reports it."""
+    try:
+        from tune_asr.tracking import tracking_client
+
+        tracking_client(tracking_uri)
+    except Exception:  # noqa: BLE001 -- only a head start; the tracker opens the store again
+        pass
 
 
 def trial_shapes(space: SearchSpace, resources: TrialResources) -> list[TrialResources]:

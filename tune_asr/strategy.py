@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tune_asr.metrics import METRIC, MODE, OBJECTIVES, RUNG_METRICS
+from tune_asr.metrics import CER_THEN_LOSS, METRIC, MODE, OBJECTIVES, RUNG_METRICS
 
 if TYPE_CHECKING:
     import optuna
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 SEARCHERS = ("tpe", "random")
 SCHEDULERS = ("asha", "fifo")
 STOPPED_TRIALS = ("value", "pruned")
+SAMPLER_METRICS = (METRIC, CER_THEN_LOSS)
 STUDY_NAME = "tune-asr"
 
 
@@ -65,6 +66,7 @@ class Strategy:
     tpe_group: bool = False  # with multivariate: model each branch of a conditional space on its own
     tpe_constant_liar: bool = True  # running trials count as bad guesses, so parallel proposals spread
     stopped_trials: str = "value"  # what TPE learns of a stopped trial: its last CER ("value") or "pruned"
+    sampler_metric: str = METRIC  # the figure TPE learns as the first objective; CER_THEN_LOSS breaks CER's ties by loss
     objectives: tuple[str, ...] = (METRIC,)  # what the sampler minimises: val_cer first, then e.g. rtf
 
     def __post_init__(self) -> None:
@@ -73,6 +75,7 @@ class Strategy:
             "scheduler": (self.scheduler in SCHEDULERS, f"one of {', '.join(SCHEDULERS)}"),
             "rung_metric": (self.rung_metric in RUNG_METRICS, f"one of {', '.join(RUNG_METRICS)}"),
             "stopped_trials": (self.stopped_trials in STOPPED_TRIALS, f"one of {', '.join(STOPPED_TRIALS)}"),
+            "sampler_metric": (self.sampler_metric in SAMPLER_METRICS, f"one of {', '.join(SAMPLER_METRICS)}"),
             "grace_period": (1 <= self.grace_period <= self.max_epochs, f"from 1 to the max epochs ({self.max_epochs})"),
             "reduction_factor": (self.reduction_factor > 1, "above 1"),
             "brackets": (self.brackets >= 1, "at least 1"),
@@ -107,7 +110,8 @@ class Strategy:
         from ray.tune.search.optuna import OptunaSearch
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        metric = list(self.objectives) if self.multi_objective else METRIC
+        learned = (self.sampler_metric, *self.objectives[1:])
+        metric = list(learned) if self.multi_objective else self.sampler_metric
         mode = [MODE] * len(self.objectives) if self.multi_objective else MODE
         study = dict(sampler=self.sampler(), study_name=STUDY_NAME, storage=self._prior_storage(prior) if prior else None)
         if self.stopped_trials == "pruned":

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 import time
 from collections import Counter
 from pathlib import Path
@@ -28,13 +27,13 @@ from tune_asr.config import TrainConfig
 from tune_asr.metrics import METRIC
 from tune_asr.pareto import objective_point, pareto_front
 from tune_asr.settings import SearchSettings
+from tune_asr.tracking_uri import sqlite_path
 from tune_asr.trial_status import ASHA_STOPPED, BUDGET_STOPPED, FAILED, FINISHED, UNFINISHED, trial_status
 
 TAG_SEARCH = "tune_asr.search_id"  # one search, kept across --resume
 TAG_TRIAL = "tune_asr.trial_id"
 TAG_ROLE = "tune_asr.role"  # "search" (the parent run) or "trial"
 TAG_PARENT = "mlflow.parentRunId"  # how the MLflow UI nests runs
-SQLITE = "sqlite:///"  # a local tracking store: the project's default
 TAG_FAILURE = "failure_reason"  # on FAILED trial runs: "diverged: ..." or the error's last line
 TAG_BEST_TRIAL = "best_trial"  # on the parent run: the trial whose checkpoint is the search's best
 TAG_BEST_CHECKPOINT = "best_checkpoint"  # on the parent run and each trial's run: that checkpoint's folder
@@ -49,21 +48,6 @@ def last_error_line(trial: Trial) -> str:
     """The last line of a failed trial's traceback (``error.txt``), e.g. ``TrainingDiverged: ...``."""
     lines = [line.strip() for line in str(trial.get_error() or "").splitlines() if line.strip()]
     return lines[-1] if lines else "error (no traceback saved)"
-
-
-def resolve_tracking_uri(cli_uri: str | None, results_dir: Path) -> str:
-    """``--mlflow-uri``, else ``MLFLOW_TRACKING_URI``, else ``sqlite:///<results>/mlflow.db``.
-
-    A relative sqlite path is made absolute now, on the driver: Ray runs trials in other folders.
-    """
-    uri = cli_uri or os.environ.get("MLFLOW_TRACKING_URI") or f"{SQLITE}{results_dir / 'mlflow.db'}"
-    database = sqlite_path(uri)
-    return f"{SQLITE}{database.resolve()}" if database else uri
-
-
-def sqlite_path(tracking_uri: str) -> Path | None:
-    """The database file of a local ``sqlite:///`` tracking URI; None for a tracking server."""
-    return Path(tracking_uri.removeprefix(SQLITE)) if tracking_uri.startswith(SQLITE) else None
 
 
 def tracking_client(tracking_uri: str) -> MlflowClient:

@@ -56,7 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from curve_table import CurveTable, TableError, inferred_space, read_table  # noqa: E402
 from surrogate import Surrogate, held_out_spearman  # noqa: E402
 
-from tune_asr.metrics import METRIC, rung_figures  # noqa: E402
+from tune_asr.metrics import CER_THEN_LOSS, METRIC, rung_figures  # noqa: E402
 from tune_asr.search_space import SearchSpace  # noqa: E402
 from tune_asr.space_values import fit_to_space  # noqa: E402
 from tune_asr.strategy import Strategy  # noqa: E402
@@ -226,6 +226,7 @@ LEVERS: dict[str, dict[str, Any]] = {
     "multivariate group TPE": {"tpe_multivariate": True, "tpe_group": True},
     "no constant liar": {"tpe_constant_liar": False},
     "stopped as pruned": {"stopped_trials": "pruned"},
+    "TPE learns CER then loss": {"sampler_metric": CER_THEN_LOSS},
     "random + ASHA": {"searcher": "random"},
     "TPE, no early stopping": {"scheduler": "fifo"},
 }

@@ -11,7 +11,8 @@ from pathlib import Path
 from mlflow import MlflowClient
 
 from tune_asr.results.experiment import SETTINGS_FILE, Experiment, ResultsError
-from tune_asr.tracking import role_filter, sqlite_path, tracking_client
+from tune_asr.tracking import role_filter, tracking_client
+from tune_asr.tracking_uri import sqlite_path
 
 ARTIFACT_DIR = "results"  # the parent run's artifact folder that holds them
 
