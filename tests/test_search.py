@@ -302,3 +302,27 @@ def test_a_bad_space_answers_before_ray_torch_or_mlflow_is_imported(tmp_path: Pa
                           timeout=HANG_GUARD_S)
     assert done.returncode == 2 and f"{bad}:2: rnn_hidden: low > high" in done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_checking_the_flags_imports_no_mlflow_or_torch(tmp_path: Path) -> None:
+    """Flags are checked before Ray starts: an MLflow import there (4 s on 2 cores) delayed every first trial."""
+    code = ("import sys; from tune_asr.search import DEFAULT_SPACE, new_settings, parse_args; "
+            "from tune_asr.search_space import load_space; "
+            "settings = new_settings(parse_args(['--storage', sys.argv[1]]), load_space(DEFAULT_SPACE)); "
+            "print(settings.mlflow_uri, sorted(m for m in ('ray', 'torch', 'mlflow') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=HANG_GUARD_S)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"sqlite:///{tmp_path.resolve() / 'mlflow.db'} []"
+
+
+def test_every_ray_process_of_a_local_cluster_knows_its_api_server(two_cpu_ray) -> None:
+    """Inherited, not a runtime_env: Train's placement-group cleaner needs it, and a runtime_env kept the first
+    trials off Ray's pre-started workers."""
+
+    @ray.remote
+    def api_server() -> str | None:
+        return os.environ.get("RAY_API_SERVER_ADDRESS")
+
+    assert ray.get(api_server.remote()) == os.environ["RAY_API_SERVER_ADDRESS"]
+    assert os.environ["RAY_API_SERVER_ADDRESS"].startswith("http://127.0.0.1:")
+    assert not ray.get_runtime_context().runtime_env.get("env_vars")

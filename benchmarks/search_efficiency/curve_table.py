@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import reduce
 from pathlib import Path
 from typing import Any
@@ -86,9 +86,12 @@ def inferred_space(configs: list[dict[str, Any]], source: str) -> SearchSpace:
             raise TableError(f"{source}: {key} is set in only some trials, and no choice key explains which")
         choice = params[owner]
         branches = dict(choice.branches)
+        across = _param([config[key] for config in configs if key in config])
         for option in {config[owner] for config in configs if key in config}:
-            values = [config[key] for config in configs if config[owner] == option]
-            branches[option] = {**branches.get(option, {}), key: _param(values)}
+            param = _param([config[key] for config in configs if config[owner] == option])
+            if isinstance(param, FloatRange) and isinstance(across, FloatRange):
+                param = replace(param, log=across.log)  # Optuna names a parameter by its key: one scale in every branch
+            branches[option] = {**branches.get(option, {}), key: param}
         params[owner] = Categorical(choice.options, branches)
     return SearchSpace(params, source)
 

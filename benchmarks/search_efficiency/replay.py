@@ -64,6 +64,10 @@ from tune_asr.warm_start import PriorTrial  # noqa: E402
 
 BOOTSTRAP = 2000
 RANDOM = {"searcher": "random", "scheduler": "fifo"}  # the baseline: random search, every trial to the end
+# What every search pays before its first trial trains (Ray's start, the corpus check, the first wave's
+# start-up): from the command's start to the first training step, 14 s on the CPU demo after the cut
+# (BENCHMARKS.md, "Time to first result"; first_result.py measures it).
+FIXED_S = 14.0
 EARLIER_SEED = 10_000  # a warm start's earlier search: another seed than any replayed search
 
 
@@ -205,9 +209,23 @@ def compare(table_path: str, clock: Clock, seeds: int, settings: dict, baseline:
     random_times = np.array([time_to(run, target) for run in baseline])
     times = np.array([time_to(run, target) for run in runs])
     ratio, low, high = ratio_interval(times, random_times)
+    pair_low, pair_median, pair_high = pair_ratios(runs, baseline, clock.budget_s)
     return {"settings": settings, "target": target, "median_s": upper_median(times), "random_median_s": upper_median(random_times),
             "reached": int(np.isfinite(times).sum()), "ratio": ratio, "low": low, "high": high,
+            "pair_median": pair_median, "pair_low": pair_low, "pair_high": pair_high,
             "final_best": float(np.median([best_at(run, clock.budget_s) for run in runs]))}
+
+
+def pair_ratios(runs: list, baseline: list, budget_s: float) -> tuple[float, float, float]:
+    """What one real pair would show (seed i of each, as ``run.py report`` scores a pair): the time to
+    reach that random search's own final best, divided by the random search's; the 2.5%, 50% and 97.5%
+    points over seeds (a range for a single pair, wider than the median's interval)."""
+    ratios = []
+    for run, base in zip(runs, baseline):
+        target = best_at(base, budget_s)
+        ratios.append(time_to(run, target) / max(time_to(base, target), 1e-9))
+    low, median, high = np.quantile(np.array(ratios), [0.025, 0.5, 0.975], method="nearest")
+    return float(low), float(median), float(high)
 
 
 DEFAULT: dict[str, Any] = {}  # Strategy's own defaults: what python -m tune_asr.search runs
@@ -240,7 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=50)
     parser.add_argument("--slots", type=int, default=8, help="trials at once")
     parser.add_argument("--budget-min", type=float, nargs="+", default=[30.0], help="simulated minutes per search")
-    parser.add_argument("--fixed-s", type=float, default=0.0, help="seconds before the first trial starts")
+    parser.add_argument("--fixed-s", type=float, default=FIXED_S,
+                        help=f"seconds before the first trial's first epoch begins, beyond --startup-s (default {FIXED_S:g})")
     parser.add_argument("--startup-s", type=float, help="seconds a trial takes to its first epoch (default: the table's median)")
     parser.add_argument("--levers", action="store_true", help="every lever of LEVERS, one at a time, besides the default")
     parser.add_argument("--warm-start", type=float, nargs="?", const=0.5, metavar="FRACTION",
@@ -277,7 +296,8 @@ def main(argv: list[str] | None = None) -> int:
                     rows.append(row)
                     print(f"  {budget:g} min, {name:<24} median {row['median_s']:7.0f} s vs random {row['random_median_s']:6.0f} s "
                           f"(target {row['target']:.4f}; {row['reached']}/{args.seeds} reach it): "
-                          f"ratio {row['ratio']:.2f} [{row['low']:.2f}, {row['high']:.2f}]  ({time.time() - started:.0f} s)", flush=True)
+                          f"ratio {row['ratio']:.2f} [{row['low']:.2f}, {row['high']:.2f}]; one pair {row['pair_median']:.2f} "
+                          f"[{row['pair_low']:.2f}, {row['pair_high']:.2f}]  ({time.time() - started:.0f} s)", flush=True)
                 if args.warm_start is not None:
                     cold = run_setting(DEFAULT, path, clock, args.seeds, pool)
                     row = {"table": table.name, "budget_min": budget, "lever": f"warm start from {args.warm_start:g} of the budget",
