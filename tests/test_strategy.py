@@ -131,12 +131,12 @@ def test_inferred_space_reads_choices_ranges_and_conditional_keys() -> None:
 
 def test_inferred_space_gives_a_key_of_several_branches_one_scale() -> None:
     """warmup_fraction spans 100x in one schedule's trials and 2x in the other's: Optuna refuses one key on
-    two scales, so both branches take the scale of all its values."""
+    two scales, so both branches take one, log only where every branch would be."""
     configs = [{"schedule": "a", "warmup_fraction": 0.001}, {"schedule": "a", "warmup_fraction": 0.1},
                {"schedule": "b", "warmup_fraction": 0.05}, {"schedule": "b", "warmup_fraction": 0.1}, {"schedule": "constant"}]
     branches = inferred_space(configs, "table").params["schedule"].branches
-    assert branches["a"]["warmup_fraction"] == FloatRange(0.001, 0.1, log=True)
-    assert branches["b"]["warmup_fraction"] == FloatRange(0.05, 0.1, log=True)
+    assert branches["a"]["warmup_fraction"] == FloatRange(0.001, 0.1, log=False)
+    assert branches["b"]["warmup_fraction"] == FloatRange(0.05, 0.1, log=False)
 
 def write_table(path: Path, curves: dict[int, list[tuple[float, float]]], seconds: float = 10.0) -> Path:
     """A table of ``curves``: trial index -> [(val_cer, val_loss) per epoch]; trial i has lr 10**-(i+1)."""

@@ -86,11 +86,14 @@ def inferred_space(configs: list[dict[str, Any]], source: str) -> SearchSpace:
             raise TableError(f"{source}: {key} is set in only some trials, and no choice key explains which")
         choice = params[owner]
         branches = dict(choice.branches)
-        across = _param([config[key] for config in configs if key in config])
-        for option in {config[owner] for config in configs if key in config}:
-            param = _param([config[key] for config in configs if config[owner] == option])
-            if isinstance(param, FloatRange) and isinstance(across, FloatRange):
-                param = replace(param, log=across.log)  # Optuna names a parameter by its key: one scale in every branch
+        per_option = {option: _param([config[key] for config in configs if config[owner] == option])
+                      for option in {config[owner] for config in configs if key in config}}
+        # Optuna names a parameter by its key, so it takes one scale in every branch: log only where every
+        # branch's values span enough for it (a key two branches share is one range in a real space).
+        log = all(param.log for param in per_option.values() if isinstance(param, FloatRange))
+        for option, param in per_option.items():
+            if isinstance(param, FloatRange):
+                param = replace(param, log=log)
             branches[option] = {**branches.get(option, {}), key: param}
         params[owner] = Categorical(choice.options, branches)
     return SearchSpace(params, source)

@@ -11,6 +11,7 @@
 # The replays run on any CPU afterwards (BENCHMARKS.md, "Search strategy", says which). Copy the CSV to
 # benchmarks/search_efficiency/tables/ and the rest to results/.
 # Usage (device): source .device/prelude.sh && bash benchmarks/search_efficiency/device_tables.sh
+#   PAIR_S=0: parts 1 and 3 only (about 3 minutes), to measure the first result and the cost again after a change.
 source benchmarks/device_setup.sh
 PAIR_S=${PAIR_S:-300}
 summary="$out/summary.txt"

@@ -11,13 +11,17 @@ Tune's controller makes, in the order it makes them. A proposed configuration's 
 surrogate fitted on the table (``surrogate.py``); its epochs take the seconds the surrogate predicts.
 
 The clock: ``--slots`` trials run at once; the search first pays ``--fixed-s`` (Ray's start, the
-corpus check: the time to the first trial's start), and every trial ``--startup-s`` before its first
-epoch. A report at time t counts if t is within the budget.
+corpus check, the first wave's start-up: the measured time from the command to the first training
+step, :data:`FIXED_S`), and every trial ``--startup-s`` before its first epoch. A report at time t
+counts if t is within the budget.
 
 Time to target: the target is random search's median final best CER (the upper median of its
 seeds, so at least half of them reach it); a seed's time to target is when its best CER so far first
 reaches it (never: infinite). The ratio compares the strategy's median time (the upper median) with
-random's, with a 95% bootstrap interval over seeds.
+random's, with a 95% bootstrap interval over seeds. A real pair (``run.py``) is one draw, so each row
+also gives the range one pair falls in: seed i of the strategy against seed i of random search, scored
+as ``run.py report`` scores a pair (the time to reach that random search's final best, divided by its
+own), 2.5% to 97.5% over seeds.
 
 Warm start (``--warm-start [FRACTION]``, issue 23): each seed first replays an earlier search with
 FRACTION of the budget (default a half; another seed), then a search whose sampler starts from that search's finished trials, as
