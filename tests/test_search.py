@@ -317,12 +317,15 @@ def test_checking_the_flags_imports_no_mlflow_or_torch(tmp_path: Path) -> None:
 
 def test_every_ray_process_of_a_local_cluster_knows_its_api_server(two_cpu_ray) -> None:
     """Inherited, not a runtime_env: Train's placement-group cleaner needs it, and a runtime_env kept the first
-    trials off Ray's pre-started workers."""
+    trials off Ray's pre-started workers. The driver's own environment is left as it was, so nothing started
+    later from this process (another cluster's nodes) inherits a stale address."""
+    from tune_asr.search import API_SERVER_ENV
 
     @ray.remote
     def api_server() -> str | None:
-        return os.environ.get("RAY_API_SERVER_ADDRESS")
+        return os.environ.get(API_SERVER_ENV)
 
-    assert ray.get(api_server.remote()) == os.environ["RAY_API_SERVER_ADDRESS"]
-    assert os.environ["RAY_API_SERVER_ADDRESS"].startswith("http://127.0.0.1:")
+    dashboard = ray._private.worker.global_worker.node.address_info["webui_url"]
+    assert ray.get(api_server.remote()) == f"http://{dashboard}"
+    assert API_SERVER_ENV not in os.environ
     assert not ray.get_runtime_context().runtime_env.get("env_vars")

@@ -329,6 +329,9 @@ def print_summary(results, settings: SearchSettings, seconds: float) -> bool:
     return complete
 
 
+API_SERVER_ENV = "RAY_API_SERVER_ADDRESS"  # where Ray's State API clients look for the cluster's dashboard
+
+
 def init_ray(address: str | None = None, **kwargs: Any) -> None:
     """Join ``address`` (or ``RAY_ADDRESS``), else start a local Ray whose actors can find it again.
 
@@ -344,10 +347,18 @@ def init_ray(address: str | None = None, **kwargs: Any) -> None:
         ray.init(address=address, log_to_driver=False, **kwargs)
         return
     port = free_ports(1)[0]
-    # Set in this process, not as a runtime_env: the local Ray's processes inherit it, and the workers Ray
-    # starts ahead of need can then serve the first trials (a runtime_env makes each wait for a fresh one).
-    os.environ["RAY_API_SERVER_ADDRESS"] = f"http://127.0.0.1:{port}"
-    ray.init(address="local", dashboard_port=port, log_to_driver=False, **kwargs)
+    # In the environment the local Ray's processes start with (they inherit it; this process's own is put
+    # back after), not as a runtime_env: then the workers Ray starts ahead of need can serve the first
+    # trials, where a runtime_env made each wait for a fresh process (BENCHMARKS.md, "Time to first result").
+    before = os.environ.get(API_SERVER_ENV)
+    os.environ[API_SERVER_ENV] = f"http://127.0.0.1:{port}"
+    try:
+        ray.init(address="local", dashboard_port=port, log_to_driver=False, **kwargs)
+    finally:
+        if before is None:
+            del os.environ[API_SERVER_ENV]
+        else:
+            os.environ[API_SERVER_ENV] = before
 
 
 NETWORK_FILESYSTEMS = ("nfs", "nfs4", "cifs", "smb3", "lustre", "gpfs", "beegfs", "ceph", "glusterfs", "9p",
