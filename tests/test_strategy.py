@@ -93,7 +93,6 @@ def test_pruned_feed_tells_optuna_a_stopped_trial_was_pruned() -> None:
     assert states == [optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.COMPLETE]
 
 
-
 def test_sampler_metric_breaks_cer_ties_by_loss() -> None:
     """Two trials stopped on the same plateau CER: TPE told CER then loss ranks the lower loss first."""
     from tune_asr.metrics import CER_THEN_LOSS, rung_figures
@@ -108,6 +107,7 @@ def test_sampler_metric_breaks_cer_ties_by_loss() -> None:
     assert second.value < first.value < 0.94
     with pytest.raises(StrategyError, match="sampler_metric"):
         Strategy(max_epochs=4, sampler_metric="val_loss")
+
 
 CONFIGS = [
     {"batch_size": 16, "lr": 1e-5, "rnn_type": "gru", "rnn_hidden": 128, "schedule": "constant", "epochs": 6},
@@ -128,7 +128,6 @@ def test_inferred_space_reads_choices_ranges_and_conditional_keys() -> None:
     assert "warmup_fraction" not in params
 
 
-
 def test_inferred_space_gives_a_key_of_several_branches_one_scale() -> None:
     """warmup_fraction spans 100x in one schedule's trials and 2x in the other's: Optuna refuses one key on
     two scales, so both branches take one, log only where every branch would be."""
@@ -137,6 +136,7 @@ def test_inferred_space_gives_a_key_of_several_branches_one_scale() -> None:
     branches = inferred_space(configs, "table").params["schedule"].branches
     assert branches["a"]["warmup_fraction"] == FloatRange(0.001, 0.1, log=False)
     assert branches["b"]["warmup_fraction"] == FloatRange(0.05, 0.1, log=False)
+
 
 def write_table(path: Path, curves: dict[int, list[tuple[float, float]]], seconds: float = 10.0) -> Path:
     """A table of ``curves``: trial index -> [(val_cer, val_loss) per epoch]; trial i has lr 10**-(i+1)."""
