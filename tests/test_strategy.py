@@ -83,7 +83,8 @@ def test_pruned_feed_tells_optuna_a_stopped_trial_was_pruned() -> None:
     import optuna
 
     space = inferred_space([{"lr": 1e-4}, {"lr": 1e-2}], "test")
-    searcher = Strategy(max_epochs=4, stopped_trials="pruned").make_searcher(space)
+    strategy = Strategy(max_epochs=4, stopped_trials="pruned", sampler_feedback="end", sampler_metric="val_cer")
+    searcher = strategy.make_searcher(space)
     for trial_id, epochs in (("stopped", 1), ("finished", 4)):
         searcher.suggest(trial_id)
         report = {"epoch": epochs, "training_iteration": epochs, "val_cer": 0.5}
@@ -107,6 +108,32 @@ def test_sampler_metric_breaks_cer_ties_by_loss() -> None:
     assert second.value < first.value < 0.94
     with pytest.raises(StrategyError, match="sampler_metric"):
         Strategy(max_epochs=4, sampler_metric="val_loss")
+
+
+def test_rung_feedback_tells_tpe_a_promoted_trial_at_each_rung_and_at_its_end() -> None:
+    """Rungs at epochs 1 and 4 of 6: the promoted trial is known to TPE from epoch 1, not from its end."""
+    import optuna
+
+    space = inferred_space([{"lr": 1e-4}, {"lr": 1e-2}], "test")
+    strategy = Strategy(max_epochs=6, sampler_feedback="rungs", sampler_metric="val_cer")
+    assert strategy.rung_epochs() == [1, 4]
+    searcher = strategy.make_searcher(space)
+    searcher.suggest("promoted")
+    searcher.suggest("stopped")
+    for epoch, cer in enumerate([0.9, 0.6, 0.4, 0.3, 0.2, 0.1], start=1):
+        searcher.on_trial_result("promoted", {"epoch": epoch, "training_iteration": epoch, "val_cer": cer})
+        if epoch == 1:
+            assert [trial.value for trial in searcher._ot_study.trials if trial.state.is_finished()] == [0.9]
+    stopped = {"epoch": 1, "training_iteration": 1, "val_cer": 0.95}
+    searcher.on_trial_complete("stopped", stopped)  # ASHA's stop: Tune sends no result before it
+    searcher.on_trial_complete("promoted", {"epoch": 6, "training_iteration": 6, "val_cer": 0.1})
+    searcher.on_trial_complete("promoted", {"epoch": 6, "training_iteration": 6, "val_cer": 0.1})  # told once
+    told = [(trial.params["lr"], trial.value) for trial in searcher._ot_study.trials]
+    assert [value for _, value in told] == [0.9, 0.95, 0.3, 0.1]
+    assert told[0][0] == told[2][0] == told[3][0] != told[1][0]
+    assert all(trial.state == optuna.trial.TrialState.COMPLETE for trial in searcher._ot_study.trials)
+    with pytest.raises(StrategyError, match="sampler_feedback"):
+        Strategy(max_epochs=6, sampler_feedback="rungs", stopped_trials="pruned")
 
 
 CONFIGS = [

@@ -4,8 +4,10 @@ Built in one place so that two clocks drive the same objects: the real search (`
 Ray Tune's loop) and the replay benchmark (``benchmarks/search_efficiency/replay.py``, a simulated
 clock over recorded learning curves). A default chosen in the replay is then the default that runs.
 
-The search's first objective is always :data:`tune_asr.metrics.METRIC` (``val_cer``): the sampler
-learns it, and the leaderboard, the best checkpoint and ``export-best`` choose by it. Further objectives
+The search's first objective is always :data:`tune_asr.metrics.METRIC` (``val_cer``): the leaderboard,
+the best checkpoint and ``export-best`` choose by it, and the sampler learns it with its ties broken by
+the loss (``val_cer_then_loss``), at every rung a trial reaches, not only when it ends (the replay's
+choice: BENCHMARKS.md, "Search strategy"). Further objectives
 (``rtf``: the exported package's speed) make the sampler Optuna's multi-objective TPE, and the leaderboard
 marks the Pareto front. The scheduler's rung decisions read one figure (``rung_metric``) whatever the
 objectives, because early in training CER sits on CTC's all-blank plateau, where most trials tie and the
@@ -19,6 +21,7 @@ Optuna and Ray are imported inside the builders, so reading settings stays cheap
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -36,6 +39,7 @@ if TYPE_CHECKING:
 SEARCHERS = ("tpe", "random")
 SCHEDULERS = ("asha", "fifo")
 STOPPED_TRIALS = ("value", "pruned")
+SAMPLER_FEEDBACK = ("end", "rungs")
 SAMPLER_METRICS = (METRIC, CER_THEN_LOSS)
 STUDY_NAME = "tune-asr"
 
@@ -66,7 +70,8 @@ class Strategy:
     tpe_group: bool = False  # with multivariate: model each branch of a conditional space on its own
     tpe_constant_liar: bool = True  # running trials count as bad guesses, so parallel proposals spread
     stopped_trials: str = "value"  # what TPE learns of a stopped trial: its last CER ("value") or "pruned"
-    sampler_metric: str = METRIC  # the figure TPE learns as the first objective; CER_THEN_LOSS breaks CER's ties by loss
+    sampler_metric: str = CER_THEN_LOSS  # the figure TPE learns as the first objective: CER, its ties broken by loss
+    sampler_feedback: str = "rungs"  # when TPE learns a trial: at every rung it reaches and its end (BOHB-like), or its "end"
     objectives: tuple[str, ...] = (METRIC,)  # what the sampler minimises: val_cer first, then e.g. rtf
 
     def __post_init__(self) -> None:
@@ -76,6 +81,7 @@ class Strategy:
             "rung_metric": (self.rung_metric in RUNG_METRICS, f"one of {', '.join(RUNG_METRICS)}"),
             "stopped_trials": (self.stopped_trials in STOPPED_TRIALS, f"one of {', '.join(STOPPED_TRIALS)}"),
             "sampler_metric": (self.sampler_metric in SAMPLER_METRICS, f"one of {', '.join(SAMPLER_METRICS)}"),
+            "sampler_feedback": (self.sampler_feedback in SAMPLER_FEEDBACK, f"one of {', '.join(SAMPLER_FEEDBACK)}"),
             "grace_period": (1 <= self.grace_period <= self.max_epochs, f"from 1 to the max epochs ({self.max_epochs})"),
             "reduction_factor": (self.reduction_factor > 1, "above 1"),
             "brackets": (self.brackets >= 1, "at least 1"),
@@ -87,6 +93,8 @@ class Strategy:
         bad = [(key, f"must be {why}, got {getattr(self, key)}") for key, (ok, why) in checks.items() if not ok]
         if len(self.objectives) > 1 and self.stopped_trials == "pruned":
             bad.append(("stopped_trials", "must be value with several objectives (Optuna prunes single-objective studies only)"))
+        if self.sampler_feedback == "rungs" and self.stopped_trials == "pruned":
+            bad.append(("sampler_feedback", "must be end when stopped trials are told as pruned (rungs tells them their value)"))
         if bad:
             raise StrategyError(bad)
 
@@ -118,7 +126,22 @@ class Strategy:
             from tune_asr.pruning_search import PruningOptunaSearch
 
             return PruningOptunaSearch(self.max_epochs, space=space, metric=metric, mode=mode, **study)
+        if self.sampler_feedback == "rungs":
+            from tune_asr.rung_feedback_search import RungFeedbackOptunaSearch
+
+            return RungFeedbackOptunaSearch(self.rung_epochs(), space=space, metric=metric, mode=mode, **study)
         return OptunaSearch(space=space, metric=metric, mode=mode, **study)
+
+    def rung_epochs(self) -> list[int]:
+        """The epochs at which ASHA decides (``grace_period * reduction_factor**k`` below the max epochs,
+        every bracket's); with FIFO, the grace period alone."""
+        if self.scheduler == "fifo":
+            return [self.grace_period]
+        epochs, k = set(), 0
+        while (epoch := math.ceil(self.grace_period * self.reduction_factor**k)) < self.max_epochs:
+            epochs.add(epoch)
+            k += 1
+        return sorted(epochs)
 
     def _prior_storage(self, prior: Sequence[PriorTrial]) -> optuna.storages.BaseStorage:
         """An in-memory study holding ``prior`` as completed trials, which ``OptunaSearch`` then loads.

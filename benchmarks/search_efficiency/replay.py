@@ -31,6 +31,7 @@ target is the cold search's median final best, and the ratio is warm / cold medi
 Usage:
   python benchmarks/search_efficiency/replay.py --curves CSV [CSV ...] --seeds 50 --slots 8 --budget-min 30
   python benchmarks/search_efficiency/replay.py --curves CSV --levers --json levers.json
+  python benchmarks/search_efficiency/replay.py --curves CSV --levers "TPE told at the end" "grace 2"
   python benchmarks/search_efficiency/replay.py --curves CSV --warm-start --json warm.json
   python benchmarks/search_efficiency/replay.py --smoke
 """
@@ -60,7 +61,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from curve_table import CurveTable, TableError, inferred_space, read_table  # noqa: E402
 from surrogate import Surrogate, held_out_spearman  # noqa: E402
 
-from tune_asr.metrics import CER_THEN_LOSS, METRIC, rung_figures  # noqa: E402
+from tune_asr.metrics import METRIC, rung_figures  # noqa: E402
 from tune_asr.search_space import SearchSpace  # noqa: E402
 from tune_asr.space_values import fit_to_space  # noqa: E402
 from tune_asr.strategy import Strategy  # noqa: E402
@@ -247,8 +248,10 @@ LEVERS: dict[str, dict[str, Any]] = {
     "multivariate TPE": {"tpe_multivariate": True},
     "multivariate group TPE": {"tpe_multivariate": True, "tpe_group": True},
     "no constant liar": {"tpe_constant_liar": False},
-    "stopped as pruned": {"stopped_trials": "pruned"},
-    "TPE learns CER then loss": {"sampler_metric": CER_THEN_LOSS},
+    "stopped as pruned": {"stopped_trials": "pruned", "sampler_feedback": "end"},
+    "TPE learns CER alone": {"sampler_metric": METRIC},
+    "TPE told at the end": {"sampler_feedback": "end"},
+    "TPE told CER at the end": {"sampler_feedback": "end", "sampler_metric": METRIC},  # the default until 2026-12-08
     "random + ASHA": {"searcher": "random"},
     "TPE, no early stopping": {"scheduler": "fifo"},
 }
@@ -265,7 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fixed-s", type=float, default=FIXED_S,
                         help=f"seconds before the first trial's first epoch begins, beyond --startup-s (default {FIXED_S:g})")
     parser.add_argument("--startup-s", type=float, help="seconds a trial takes to its first epoch (default: the table's median)")
-    parser.add_argument("--levers", action="store_true", help="every lever of LEVERS, one at a time, besides the default")
+    parser.add_argument("--levers", nargs="*", metavar="LEVER", choices=[name for name in LEVERS if name != "default"],
+                        help="the levers of LEVERS named (none named: every one), one at a time, besides the default")
     parser.add_argument("--warm-start", type=float, nargs="?", const=0.5, metavar="FRACTION",
                         help="also: the default warm-started from an earlier search of FRACTION of the budget "
                              "(default 0.5: the issue's setting), against the cold default")
@@ -283,7 +287,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     rows = []
-    settings_list = LEVERS if args.levers else {"default": DEFAULT}
+    settings_list = {"default": DEFAULT}
+    if args.levers is not None:
+        settings_list.update({name: LEVERS[name] for name in args.levers or LEVERS})
     started = time.time()
     for path, table in tables.items():
         mean, low = held_out_spearman(table)
