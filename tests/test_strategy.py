@@ -56,7 +56,9 @@ def test_the_composite_keeps_cer_order_and_breaks_ties_by_loss() -> None:
 
     assert composite(0.5001, 0.1) > composite(0.5000, 50.0)  # a better CER wins whatever the loss
     assert composite(PLATEAU_CER, 2.0) < composite(PLATEAU_CER, 3.0)
-    assert rung_figures({"val_cer": 0.5}) == {}
+    assert composite(0.5, math.nan) == rung_figures({"val_cer": 0.5})[CER_THEN_LOSS] > composite(0.5, 5.0)
+    assert math.isnan(rung_figures({"val_cer": math.nan, "diverged": 1})[CER_THEN_LOSS])  # Tune needs the key
+    assert rung_figures({"epoch": 1}) == {}
 
 
 def test_strategy_refuses_bad_settings_naming_each() -> None:

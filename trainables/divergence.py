@@ -12,15 +12,17 @@ from typing import Any
 
 from ray import tune
 
-from tune_asr.metrics import METRIC
+from tune_asr.metrics import METRIC, rung_figures
 from tune_asr.training import TrainingDiverged
 
 DIVERGED_FILE = "DIVERGED"  # in the trial's run folder: the reason it diverged
 
 
 def diverged_report(error: TrainingDiverged, timings: dict[str, Any]) -> dict[str, Any]:
-    """The last report of a diverged run: val_cer NaN (Tune wants the metric; NaN is never anyone's best)."""
-    return {"epoch": error.epoch, METRIC: float("nan"), "diverged": 1, "diverged_reason": str(error), **timings}
+    """The last report of a diverged run: val_cer NaN, and so its composite (Tune refuses a result without
+    the metric its searcher learns; NaN is never anyone's best)."""
+    report = {"epoch": error.epoch, METRIC: float("nan"), "diverged": 1, "diverged_reason": str(error), **timings}
+    return {**report, **rung_figures(report)}
 
 
 def record_divergence(run_dir: Path, error: TrainingDiverged) -> None:

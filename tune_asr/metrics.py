@@ -22,13 +22,16 @@ OBJECTIVES = (METRIC, "rtf", "params", "model_mb")
 
 
 def rung_figures(report: dict) -> dict[str, float]:
-    """The composite rung figure of an epoch's report that has ``val_cer`` and ``val_loss``: the CER
-    rounded to 4 decimals plus a tie-breaker below 1e-5 that grows with the loss, so two CERs that
-    differ at 4 decimals keep their order and tied ones (CTC's all-blank plateau) are ordered by loss."""
+    """The composite figure of an epoch's report that has ``val_cer``: the CER rounded to 4 decimals plus
+    a tie-breaker below 1e-5 that grows with ``val_loss``, so two CERs that differ at 4 decimals keep their
+    order and tied ones (CTC's all-blank plateau) are ordered by loss. A report without a finite loss (a
+    diverged epoch) gets the largest tie-breaker; the figure is in every report with a CER, because Tune
+    refuses a result that lacks the metric its searcher learns."""
     cer, loss = report.get(METRIC), report.get("val_loss")
-    if cer is None or loss is None:
+    if cer is None:
         return {}
-    return {CER_THEN_LOSS: round(float(cer), 4) + 1e-5 * (1 - math.exp(-max(float(loss), 0.0)))}
+    loss = float(loss) if loss is not None and math.isfinite(float(loss)) else math.inf
+    return {CER_THEN_LOSS: round(float(cer), 4) + 1e-5 * (1 - math.exp(-max(loss, 0.0)))}
 
 
 def char_errors(reference: str, hypothesis: str) -> tuple[int, int]:
