@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import optuna
 from ray.tune.search.optuna import OptunaSearch
 
 
@@ -29,10 +30,11 @@ class RungFeedbackOptunaSearch(OptunaSearch):
             super().on_trial_result(trial_id, result)
 
     def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False) -> None:
-        if trial_id not in self._completed_trials or error or not result:
+        """Told already (at a rung): only a later figure adds to what Optuna knows; an error adds nothing."""
+        if trial_id not in self._completed_trials:
             super().on_trial_complete(trial_id, result, error)
-            return
-        self._tell(trial_id, result)
+        elif result and not error:
+            self._tell(trial_id, result)
 
     def _tell(self, trial_id: str, result: dict[str, Any]) -> None:
         epoch = result["epoch"]
@@ -42,8 +44,6 @@ class RungFeedbackOptunaSearch(OptunaSearch):
         if trial_id not in self._completed_trials:
             super().on_trial_complete(trial_id, result)
             return
-        import optuna
-
         asked = self._ot_trials[trial_id]
         values = [result.get(metric) for metric in (self.metric if isinstance(self.metric, list) else [self.metric])]
         if None in values:  # a figure this report lacks: nothing to tell
